@@ -1,0 +1,63 @@
+# The two commands of the README: `make demo` runs the product, `make test` the suite.
+# Both install what they need (a virtual environment, Python and Node packages, Debian's
+# Chromium for the browser tests) and are idempotent: a second run only redoes what changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+export NODE_EXTRA_CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+# Everything that goes into the installed package; a change to any of them reinstalls it.
+PACKAGE_SOURCES := pyproject.toml README.md $(shell git ls-files -co --exclude-standard \
+	jupyter_tutor hub server_extension kernel_magics 2>/dev/null)
+
+.PHONY: demo test lint install clean help
+help:
+	@echo "make demo   - run JupyterHub with the tutor, the embedded database and the sample course"
+	@echo "make test   - run the whole test suite, lint included"
+	@echo "make clean  - remove the virtual environment and build products"
+
+$(STAMPS)/venv:
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	@touch $@
+
+# torch first, pinned: it comes from the local CPU build, so nothing later pulls CUDA.
+$(STAMPS)/deps: $(STAMPS)/venv pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --upgrade-strategy only-if-needed ".[test]"
+	@touch $@
+
+$(STAMPS)/package: $(STAMPS)/deps $(PACKAGE_SOURCES)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMPS)/chromium:
+	@mkdir -p $(STAMPS)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@touch $@
+
+install: $(STAMPS)/package $(STAMPS)/node
+
+demo: install
+	$(BIN)/jupyter-tutor demo $(DEMO_ARGS)
+
+lint: $(STAMPS)/deps
+	$(BIN)/ruff check .
+
+test: install $(STAMPS)/chromium lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(STAMPS) node_modules build dist

@@ -1,0 +1,57 @@
+"""``jupyter-tutor`` (also ``jupyter tutor``): one command, a subcommand per job.
+
+Each subcommand is a traitlets ``Application`` named by import string, so ``--help`` works
+everywhere, settings come from the command line or a config file the Jupyter way, and a
+subcommand's heavy imports (torch, the database driver) load only when it runs.
+"""
+
+from __future__ import annotations
+
+from traitlets.config import Application
+
+from jupyter_tutor import __version__
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "jupyter_tutor_hub.apps.demo.DemoApp",
+        "Run a local JupyterHub with the tutor, the embedded database and the sample course.",
+    ),
+    "gateway": (
+        "jupyter_tutor_hub.apps.gateway.GatewayApp",
+        "Run the tutor gateway (the hub service that holds the API key) as its own process.",
+    ),
+    "db": (
+        "jupyter_tutor_hub.apps.db.DatabaseApp",
+        "Manage the tutor's database: migrate, show where it is, back up and restore.",
+    ),
+    "ingest": (
+        "jupyter_tutor_hub.course.apps.IngestApp",
+        "Index a course folder (notebooks, Markdown, Python) for retrieval.",
+    ),
+    "search": (
+        "jupyter_tutor_hub.course.apps.SearchApp",
+        "Search an ingested course the way the tutor does.",
+    ),
+}
+
+
+class TutorApp(Application):
+    """The top-level command: it only dispatches to subcommands."""
+
+    name = "jupyter-tutor"
+    description = "Jupyter Tutor: an AI tutor for programming courses on JupyterHub."
+    version = __version__
+    subcommands = {name: (target, help_text) for name, (target, help_text) in SUBCOMMANDS.items()}
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            self.subapp.start()
+            return
+        self.print_help()
+        self.exit(1)
+
+
+main = TutorApp.launch_instance
+
+if __name__ == "__main__":
+    main()

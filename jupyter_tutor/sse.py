@@ -1,0 +1,43 @@
+"""Server-Sent Events, written the same way by the gateway and by the student's server.
+
+The gateway relays Anthropic's named events (``event: content_block_delta``); the
+server extension sends the tutor's own typed JSON events to the panel and the magics.
+Both go through :class:`EventStreamMixin`, so framing, headers and flushing live once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+
+
+def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
+    """One SSE frame: an optional ``event:`` line, one ``data:`` line, a blank line."""
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+class ClientGone(Exception):
+    """The client closed the connection while we were streaming to it."""
+
+
+class EventStreamMixin:
+    """Mixin for a Tornado ``RequestHandler`` that answers with an event stream."""
+
+    def start_event_stream(self) -> None:
+        """Send the headers that make proxies pass events through unbuffered."""
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+
+    async def send_event(self, data: Mapping[str, Any] | str, event: str | None = None) -> None:
+        """Write one event and flush it; raise :class:`ClientGone` if the client left."""
+        try:
+            self.write(encode_event(data, event))  # type: ignore[attr-defined]
+            await self.flush()  # type: ignore[attr-defined]
+        except StreamClosedError as err:
+            raise ClientGone() from err
