@@ -56,3 +56,40 @@ def shared_courses() -> Path:
     if not SHARED_COURSES.is_dir():
         pytest.skip("../shared/courses is not beside this checkout (development and CI only)")
     return SHARED_COURSES
+
+
+@pytest.fixture(scope="session")
+def hub_database_url(pg_server: EmbeddedPostgres) -> str:
+    """The database of the session's JupyterHub gateway, migrated."""
+    url = pg_server.create_database("hub_session")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+    return url
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory, hub_database_url: str, fake_anthropic):
+    """A real JupyterHub with the tutor gateway as a managed service, for the session.
+
+    The gateway talks to the fake Anthropic API with a test key; its breaker and retries
+    are set low so fault tests finish quickly.
+    """
+    from hub_harness import start_hub
+
+    data_dir = tmp_path_factory.mktemp("hub")
+    config = data_dir / "gateway_config.py"
+    config.write_text(
+        "c.Upstream.max_retries = 1\n"
+        "c.Upstream.breaker_threshold = 3\n"
+        "c.Upstream.breaker_cooldown = 3\n"
+        "c.Upstream.timeout = 20\n"
+    )
+    running = start_hub(
+        data_dir,
+        database_url=hub_database_url,
+        upstream_url=fake_anthropic.url,
+        api_key=fake_anthropic.api_key,
+        extra_env={"TUTOR_GATEWAY_CONFIG": str(config), "TUTOR_DEFAULT_COURSE": "intro-python"},
+    )
+    yield running
+    running.stop()

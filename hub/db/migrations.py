@@ -47,7 +47,9 @@ def applied_versions(conn: psycopg.Connection) -> list[int]:
     table = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
     if table is None or table[0] is None:
         return []
-    return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    return [
+        row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+    ]
 
 
 def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[int]:

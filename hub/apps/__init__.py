@@ -1,0 +1,1 @@
+"""Command-line applications of the hub side (``jupyter-tutor demo|gateway|db``)."""

@@ -1,0 +1,183 @@
+"""``jupyter-tutor demo``: the whole product on one machine, in one command.
+
+It starts (or reuses) the embedded database, ingests the sample course incrementally,
+then runs JupyterHub with the shipped demo configuration: the tutor gateway as a
+hub-managed service, local single-user servers and the demo users.  Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from traitlets import Bool, Integer, Unicode, default
+from traitlets.config import Application
+
+from jupyter_tutor import __version__
+from jupyter_tutor.paths import default_data_dir
+
+from ..configs import config_path
+from ..db import Database, DatabaseError
+
+STUDENTS = ["student1", "student2", "student3"]
+INSTRUCTORS = ["instructor1"]
+SAMPLE_COURSE_NAME = "intro-python"
+
+
+def sample_course_dir() -> Path:
+    """The sample course shipped inside the package (``examples/sample-course`` in git)."""
+    return Path(__file__).resolve().parent.parent / "sample_course"
+
+
+class DemoApp(Application):
+    """Run a local JupyterHub with the tutor, the embedded database and the sample course."""
+
+    name = "jupyter-tutor-demo"
+    version = __version__
+    description = __doc__
+
+    aliases = {
+        "port": "DemoApp.port",
+        "password": "DemoApp.password",
+        "data-dir": "DemoApp.data_dir",
+        "log-level": "Application.log_level",
+    }
+    flags = {
+        "no-ingest": ({"DemoApp": {"ingest": False}}, "Do not (re)index the sample course."),
+    }
+
+    port = Integer(8000, help="Port of the hub's public URL on 127.0.0.1.").tag(config=True)
+    password = Unicode(
+        help="""Password of the demo users. Defaults to $TUTOR_DEMO_PASSWORD, else a random
+        one kept in the data directory (so it stays the same across restarts).""",
+    ).tag(config=True)
+    data_dir = Unicode(help="Where the demo keeps its state ($TUTOR_DATA_DIR).").tag(config=True)
+    ingest = Bool(True, help="Index the sample course at start (incremental).").tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self) -> str:
+        return str(default_data_dir())
+
+    @default("password")
+    def _password_default(self) -> str:
+        return os.environ.get("TUTOR_DEMO_PASSWORD", "")
+
+    def start(self) -> None:
+        data_dir = Path(self.data_dir)
+        (data_dir / "hub").mkdir(parents=True, exist_ok=True)
+        proxy = shutil.which("configurable-http-proxy")
+        if proxy is None:
+            self.exit_with(
+                "configurable-http-proxy is not on PATH. Run `make demo` from the checkout "
+                "(it installs it), or `npm install -g configurable-http-proxy`."
+            )
+        database = Database(data_dir=str(data_dir), parent=self)
+        try:
+            database_url = database.resolve_url()
+            database.migrate()
+            if self.ingest:
+                self._ingest_sample_course(database)
+        except DatabaseError as err:
+            self.exit_with(str(err))
+        try:
+            self._run_hub(data_dir, database_url)
+        finally:
+            database.close()
+
+    def exit_with(self, message: str) -> None:
+        """Stop with one clear line instead of a traceback."""
+        self.log.error(message)
+        self.exit(1)
+
+    def _demo_password(self, data_dir: Path) -> str:
+        if self.password:
+            return self.password
+        stored = data_dir / "demo-password"
+        if not stored.exists():
+            stored.write_text(secrets.token_urlsafe(9))
+            stored.chmod(0o600)
+        return stored.read_text().strip()
+
+    def _ingest_sample_course(self, database: Database) -> None:
+        try:
+            from ..course.embedder import SentenceTransformerEmbedder
+            from ..course.ingest import ingest_course
+        except ImportError:
+            self.log.warning("Course retrieval is not available yet: the tutor has no course.")
+            return
+        pool = database.open_pool()
+        try:
+            summary = ingest_course(
+                pool, SentenceTransformerEmbedder(), sample_course_dir(), SAMPLE_COURSE_NAME
+            )
+            self.log.info("Sample course indexed: %s", summary)
+        finally:
+            pool.close()
+
+    def _run_hub(self, data_dir: Path, database_url: str) -> None:
+        password = self._demo_password(data_dir)
+        env = dict(os.environ)
+        env.update(
+            TUTOR_DATA_DIR=str(data_dir),
+            TUTOR_DATABASE_URL=database_url,
+            TUTOR_DEMO_PORT=str(self.port),
+            TUTOR_DEMO_PASSWORD=password,
+            TUTOR_DEMO_USERS=",".join(STUDENTS),
+            TUTOR_DEMO_INSTRUCTORS=",".join(INSTRUCTORS),
+            TUTOR_DEMO_COURSE_DIR=str(sample_course_dir()),
+            TUTOR_DEFAULT_COURSE=env.get("TUTOR_DEFAULT_COURSE", SAMPLE_COURSE_NAME),
+        )
+        command = [sys.executable, "-m", "jupyterhub", "-f", str(config_path("demo"))]
+        hub = subprocess.Popen(command, cwd=data_dir / "hub", env=env)
+
+        def stop(signum: int, _frame: object) -> None:
+            self.log.info("Stopping the demo (signal %d)…", signum)
+            if hub.poll() is None:
+                hub.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        if self._wait_until_up(hub):
+            self._announce(password)
+        hub.wait()
+
+    def _wait_until_up(self, hub: subprocess.Popen[bytes]) -> bool:
+        url = f"http://127.0.0.1:{self.port}/hub/api/"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and hub.poll() is None:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return False
+
+    def _announce(self, password: str) -> None:
+        users = ", ".join(STUDENTS + INSTRUCTORS)
+        model = (
+            "Claude (ANTHROPIC_API_KEY is set)"
+            if os.environ.get("ANTHROPIC_API_KEY")
+            else "none: the offline responder answers from the course material"
+        )
+        print(
+            f"\n  Jupyter Tutor demo is running at http://127.0.0.1:{self.port}/\n"
+            f"  Log in as one of: {users}\n"
+            f"  Password: {password}\n"
+            f"  Model: {model}\n"
+            "  Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+
+
+main = DemoApp.launch_instance
+
+if __name__ == "__main__":
+    main()

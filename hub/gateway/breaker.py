@@ -1,0 +1,65 @@
+"""A circuit breaker for the upstream model API.
+
+After ``threshold`` consecutive failures the breaker opens: requests are refused at once
+(with how long to wait) instead of each one waiting for retries against a dead service.
+After ``cooldown`` seconds one trial request is let through (half-open); its success
+closes the breaker, its failure opens it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker; not thread-safe (one per event loop)."""
+
+    def __init__(
+        self,
+        threshold: int = 5,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._trial_running = False
+
+    @property
+    def state(self) -> str:
+        """``closed``, ``open`` or ``half-open``."""
+        if self._opened_at is None:
+            return "closed"
+        if self._clock() - self._opened_at >= self.cooldown:
+            return "half-open"
+        return "open"
+
+    def retry_after(self) -> int:
+        """Whole seconds until a trial request will be let through."""
+        if self._opened_at is None:
+            return 0
+        return max(1, int(self.cooldown - (self._clock() - self._opened_at) + 0.999))
+
+    def allow(self) -> bool:
+        """Whether a request may go upstream now (claims the half-open trial slot)."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half-open" and not self._trial_running:
+            self._trial_running = True
+            return True
+        return False
+
+    def record_success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+        self._trial_running = False
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        self._trial_running = False
+        if self._opened_at is not None or self._failures >= self.threshold:
+            self._opened_at = self._clock()

@@ -1,0 +1,1 @@
+"""The gateway's Tornado handlers, one module per resource."""

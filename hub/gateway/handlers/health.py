@@ -1,0 +1,38 @@
+"""``GET metrics`` (Prometheus) and ``GET health`` (for probes), unauthenticated."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .base import GatewayHandler
+
+
+class MetricsHandler(GatewayHandler):
+    route = "metrics"
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest())
+
+
+class HealthHandler(GatewayHandler):
+    route = "health"
+
+    async def get(self) -> None:
+        gateway = self.gateway
+        database = "ok"
+        try:
+            async with gateway.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+        except Exception:
+            database = "unavailable"
+        self.write_json(
+            {
+                "status": "ok" if database == "ok" else "degraded",
+                "database": database,
+                "upstream": "offline"
+                if gateway.upstream.offline
+                else gateway.upstream.breaker.state,
+            },
+            status=200 if database == "ok" else 503,
+        )

@@ -1,0 +1,195 @@
+"""``POST v1/messages``: the Anthropic Messages API, with the tutor's rules in front.
+
+The order matters and is the point of the gateway: identify the caller, validate, admit
+against budget and rate limit, retrieve course passages, build the system prompt, store
+the student's turn, then call upstream and relay each event as it arrives, recording the
+answer to store it even when the stream breaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx
+
+from jupyter_tutor.sse import ClientGone, EventStreamMixin
+
+from .. import metrics
+from ..errors import GatewayError
+from ..metering import Reservation
+from ..offline import offline_events
+from ..recorder import AnswerRecorder
+from ..request import MessagesRequest
+from ..service import citations_header
+from ..store import TurnContext, parse_conversation_id
+from .base import GatewayHandler
+
+
+class MessagesHandler(EventStreamMixin, GatewayHandler):
+    route = "messages"
+
+    async def post(self) -> None:
+        gateway = self.gateway
+        caller = await self.identify()
+        request = gateway.policy.parse(self.request.body)
+        conversation_id = parse_conversation_id(self.request.headers.get("X-Tutor-Conversation-Id"))
+        context = _context_from_header(self.request.headers.get("X-Tutor-Context"))
+        course = gateway.default_course
+
+        async with gateway.pool.connection() as conn:
+            reservation = await gateway.metering.admit(
+                conn, caller.name, request.model, request.input_chars, request.max_tokens
+            )
+        request.params["max_tokens"] = min(request.max_tokens, reservation.max_output_tokens)
+        recorder = AnswerRecorder()
+        status = "error"
+        try:
+            passages = await gateway.retrieve(course, request.question)
+            request.params["system"] = gateway.prompt.system_blocks(
+                course=course,
+                context=context,
+                passages=passages,
+                caller_system=request.params.get("system"),
+            )
+            async with gateway.pool.connection() as conn:
+                conversation = await gateway.store.open_turn(
+                    conn,
+                    user=caller.name,
+                    conversation_id=conversation_id,
+                    course=course or None,
+                    context=context,
+                    user_content=request.params["messages"][-1].get("content"),
+                    request_id=self.request_id,
+                )
+            self.conversation_id = str(conversation)
+            self.set_header("X-Tutor-Conversation-Id", self.conversation_id)
+            self.set_header("X-Tutor-Citations", citations_header(course, passages))
+            if gateway.upstream.offline:
+                events = offline_events(request.question, passages)
+            else:
+                events = None
+            if request.stream:
+                status = await self._relay(request, recorder, events)
+            else:
+                status = await self._answer_once(request, recorder, events)
+        finally:
+            await self._record(reservation, recorder, status)
+
+    async def _relay(
+        self,
+        request: MessagesRequest,
+        recorder: AnswerRecorder,
+        events: AsyncIterator[dict[str, Any]] | None,
+    ) -> str:
+        """Stream the answer event by event; return the turn's final status."""
+        upstream = self.gateway.upstream
+        stream = None
+        if events is None:
+            stream = await upstream.open_stream(request.params)  # errors here: plain 4xx/5xx
+            events = _as_dicts(stream)
+        self.start_event_stream()
+        metrics.OPEN_STREAMS.inc()
+        try:
+            async for event in events:
+                recorder.feed(event)
+                await self.send_event(event, event=event["type"])
+            if stream is not None:
+                upstream.breaker.record_success()
+            return "complete"
+        except ClientGone:
+            self.log.info("Client left mid-answer", extra=self._log_fields())
+            return "interrupted"
+        except anthropic.APIStatusError as err:
+            await self._send_stream_error(upstream.translate(err))
+            return "interrupted"
+        except (anthropic.APIConnectionError, httpx.HTTPError) as err:
+            metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
+            upstream.breaker.record_failure()
+            await self._send_stream_error(
+                GatewayError(
+                    "api_error",
+                    "The connection to the AI service broke off mid-answer. "
+                    "What you received so far is kept; ask again to continue.",
+                )
+            )
+            return "interrupted"
+        finally:
+            metrics.OPEN_STREAMS.dec()
+            if stream is not None:
+                await stream.close()
+
+    async def _send_stream_error(self, error: GatewayError) -> None:
+        with contextlib.suppress(ClientGone):
+            await self.send_event(error.body(), event="error")
+
+    async def _answer_once(
+        self,
+        request: MessagesRequest,
+        recorder: AnswerRecorder,
+        events: AsyncIterator[dict[str, Any]] | None,
+    ) -> str:
+        if events is None:
+            message = (await self.gateway.upstream.create(request.params)).to_dict(mode="json")
+            recorder.feed_message(message)
+        else:
+            async for event in events:
+                recorder.feed(event)
+                if event["type"] == "message_start":
+                    message = event["message"]
+            message |= {
+                "content": recorder.content,
+                "stop_reason": recorder.stop_reason,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+        self.write_json(message)
+        return "complete"
+
+    async def _record(
+        self, reservation: Reservation, recorder: AnswerRecorder, status: str
+    ) -> None:
+        """Settle the budget and store the assistant's turn, whatever happened."""
+        gateway = self.gateway
+        model = recorder.model or "unknown"
+        try:
+            async with gateway.pool.connection() as conn:
+                cost = await gateway.metering.settle(conn, reservation, model, recorder.usage)
+                if self.conversation_id is None:
+                    return  # refused before the student's turn was stored: nothing to pair
+                if status == "error" and recorder.content:
+                    status = "interrupted"
+                await gateway.store.finish_turn(
+                    conn,
+                    user=reservation.user_name,
+                    conversation_id=parse_conversation_id(self.conversation_id),
+                    content=recorder.content,
+                    status=status,
+                    model=model,
+                    request_id=self.request_id,
+                    latency_ms=recorder.latency_ms,
+                    usage=recorder.usage,
+                    cost=cost,
+                )
+            metrics.TURNS.labels(status).inc()
+        except Exception:
+            self.log.exception("Could not store the answer", extra=self._log_fields())
+
+
+async def _as_dicts(stream: anthropic.AsyncStream[Any]) -> AsyncIterator[dict[str, Any]]:
+    async for event in stream:
+        yield event.to_dict(mode="json")
+
+
+def _context_from_header(value: str | None) -> TurnContext:
+    if not value:
+        return TurnContext()
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as err:
+        raise GatewayError("invalid_request_error", "X-Tutor-Context is not valid JSON.") from err
+    if not isinstance(data, dict):
+        raise GatewayError("invalid_request_error", "X-Tutor-Context must be a JSON object.")
+    return TurnContext.from_header(data)

@@ -1,0 +1,286 @@
+"""Tokens, cost, budgets and rate limits, enforced atomically in PostgreSQL.
+
+Before a request goes upstream it *reserves* its worst case (estimated input plus
+``max_tokens`` of output) under a row lock on the user's day; concurrent requests of the
+same user queue on that lock, so together they can never spend more than the budget.
+When the answer ends, the reservation is replaced by what was really used.  A gateway
+that dies mid-request leaves a reservation that expires by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg import AsyncConnection
+from traitlets import Dict, Float, Integer
+from traitlets.config import LoggingConfigurable
+
+from . import metrics
+from .errors import rate_limited
+
+#: USD per million tokens: input, output, cache write, cache read.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "claude-opus-4-5": {"input": 5.0, "output": 25.0, "cache_write": 6.25, "cache_read": 0.5},
+    "claude-sonnet-4-5": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
+    "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
+}
+_MILLION = Decimal(1_000_000)
+#: A conservative characters-per-token ratio for estimating input before the call.
+_CHARS_PER_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one answer, as the API reports them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+    @classmethod
+    def from_api(cls, usage: Any) -> Usage:
+        """From the SDK's usage object or a dict; missing counts are zero."""
+        get = usage.get if isinstance(usage, dict) else lambda k, d=0: getattr(usage, k, d)
+        return cls(*(int(get(k, 0) or 0) for k in cls.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one admitted request may still spend."""
+
+    id: int | None
+    user_name: str
+    day: dt.date
+    max_output_tokens: int
+
+
+class Metering(LoggingConfigurable):
+    """Prices, per-user daily budgets and request rate limits."""
+
+    prices = Dict(
+        DEFAULT_PRICES,
+        help="""USD per million tokens by model: {model: {input, output, cache_write,
+        cache_read}}. A model missing here is metered at the most expensive known price.""",
+    ).tag(config=True)
+    daily_token_budget = Integer(
+        0, help="Tokens (input + output + cache) one user may use per UTC day; 0: no limit."
+    ).tag(config=True)
+    daily_usd_budget = Float(0.0, help="USD one user may spend per UTC day; 0: no limit.").tag(
+        config=True
+    )
+    requests_per_minute = Integer(
+        0, help="Messages requests one user may make per minute; 0: no limit."
+    ).tag(config=True)
+    min_output_tokens = Integer(
+        256,
+        help="Near the end of a budget, answers are shortened down to this many tokens "
+        "before they are refused.",
+    ).tag(config=True)
+    reservation_seconds = Integer(
+        900, help="A reservation left by a request that never finished expires after this."
+    ).tag(config=True)
+
+    def price(self, model: str) -> dict[str, float]:
+        if model in self.prices:
+            return self.prices[model]
+        return max(self.prices.values(), key=lambda p: p["output"])
+
+    def cost(self, model: str, usage: Usage) -> Decimal:
+        """USD of ``usage`` on ``model``."""
+        p = self.price(model)
+        total = (
+            Decimal(str(p["input"])) * usage.input_tokens
+            + Decimal(str(p["output"])) * usage.output_tokens
+            + Decimal(str(p["cache_write"])) * usage.cache_creation_input_tokens
+            + Decimal(str(p["cache_read"])) * usage.cache_read_input_tokens
+        )
+        return (total / _MILLION).quantize(Decimal("0.000001"))
+
+    async def admit(
+        self, conn: AsyncConnection, user: str, model: str, input_chars: int, max_tokens: int
+    ) -> Reservation:
+        """Check the rate limit and reserve the request's worst case, or raise a 429.
+
+        Returns the reservation, whose ``max_output_tokens`` may be lower than asked when
+        the budget is nearly used up (a shorter answer rather than none).
+        """
+        async with conn.transaction():
+            day = (
+                await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
+            )[0]
+            if self.requests_per_minute:
+                await self._count_request(conn, user)
+            if not (self.daily_token_budget or self.daily_usd_budget):
+                return Reservation(None, user, day, max_tokens)
+            return await self._reserve(conn, user, day, model, input_chars, max_tokens)
+
+    async def _count_request(self, conn: AsyncConnection, user: str) -> None:
+        row = await (
+            await conn.execute(
+                "INSERT INTO rate_windows (user_name, window_start, count)"
+                " VALUES (%s, date_trunc('minute', now()), 1)"
+                " ON CONFLICT (user_name, window_start) DO UPDATE"
+                " SET count = rate_windows.count + 1 WHERE rate_windows.count < %s"
+                " RETURNING count, 60 - extract(second FROM now())::int",
+                (user, self.requests_per_minute),
+            )
+        ).fetchone()
+        if row is None:
+            metrics.BUDGET_REJECTIONS.labels("rate").inc()
+            wait = 60 - dt.datetime.now(dt.UTC).second
+            raise rate_limited(
+                f"You are asking very quickly ({self.requests_per_minute} questions a minute "
+                f"at most). Take a moment to try the last hint, then ask again in {wait} s.",
+                wait,
+            )
+
+    async def _reserve(
+        self,
+        conn: AsyncConnection,
+        user: str,
+        day: dt.date,
+        model: str,
+        input_chars: int,
+        max_tokens: int,
+    ) -> Reservation:
+        await conn.execute(
+            "INSERT INTO usage_daily (user_name, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (user, day),
+        )
+        used_tokens, used_usd = await (
+            await conn.execute(
+                "SELECT tokens, cost_usd FROM usage_daily"
+                " WHERE user_name = %s AND day = %s FOR UPDATE",
+                (user, day),
+            )
+        ).fetchone()
+        held_tokens, held_usd = await (
+            await conn.execute(
+                "SELECT coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0)"
+                " FROM budget_reservations"
+                " WHERE user_name = %s AND day = %s AND expires_at > now()",
+                (user, day),
+            )
+        ).fetchone()
+        input_tokens = input_chars // _CHARS_PER_TOKEN + 1
+        output_tokens = self._affordable_output(
+            model,
+            input_tokens,
+            max_tokens,
+            spent_tokens=used_tokens + held_tokens,
+            spent_usd=used_usd + held_usd,
+        )
+        if output_tokens < min(self.min_output_tokens, max_tokens):
+            reason = "daily_usd" if self._usd_exhausted(used_usd + held_usd) else "daily_tokens"
+            metrics.BUDGET_REJECTIONS.labels(reason).inc()
+            raise rate_limited(_budget_message(), _seconds_to_midnight())
+        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+        row = await (
+            await conn.execute(
+                "INSERT INTO budget_reservations (user_name, day, tokens, cost_usd, expires_at)"
+                " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
+                (user, day, usage.total, self.cost(model, usage), self.reservation_seconds),
+            )
+        ).fetchone()
+        return Reservation(row[0], user, day, output_tokens)
+
+    def _affordable_output(
+        self,
+        model: str,
+        input_tokens: int,
+        max_tokens: int,
+        *,
+        spent_tokens: int,
+        spent_usd: Decimal,
+    ) -> int:
+        allowed = max_tokens
+        if self.daily_token_budget:
+            allowed = min(allowed, self.daily_token_budget - spent_tokens - input_tokens)
+        if self.daily_usd_budget:
+            p = self.price(model)
+            left = Decimal(str(self.daily_usd_budget)) - spent_usd
+            left -= Decimal(str(p["input"])) * input_tokens / _MILLION
+            allowed = min(allowed, int(left * _MILLION / Decimal(str(p["output"]))))
+        return max(0, allowed)
+
+    def _usd_exhausted(self, spent: Decimal) -> bool:
+        return bool(self.daily_usd_budget) and spent >= Decimal(str(self.daily_usd_budget))
+
+    async def settle(
+        self, conn: AsyncConnection, reservation: Reservation, model: str, usage: Usage
+    ) -> Decimal:
+        """Replace the reservation by what was used; return the cost in USD."""
+        cost = self.cost(model, usage)
+        async with conn.transaction():
+            if reservation.id is not None:
+                await conn.execute(
+                    "DELETE FROM budget_reservations WHERE id = %s", (reservation.id,)
+                )
+            await conn.execute(
+                "INSERT INTO usage_daily (user_name, day, tokens, cost_usd, requests)"
+                " VALUES (%s, %s, %s, %s, 1) ON CONFLICT (user_name, day) DO UPDATE SET"
+                " tokens = usage_daily.tokens + excluded.tokens,"
+                " cost_usd = usage_daily.cost_usd + excluded.cost_usd,"
+                " requests = usage_daily.requests + 1",
+                (reservation.user_name, reservation.day, usage.total, cost),
+            )
+        metrics.COST_USD.labels(model).inc(float(cost))
+        for kind in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        ):
+            metrics.TOKENS.labels(model, kind.removesuffix("_tokens")).inc(getattr(usage, kind))
+        return cost
+
+    async def today(self, conn: AsyncConnection, user: str) -> dict[str, Any]:
+        """The caller's usage today and what is left of the budgets."""
+        row = await (
+            await conn.execute(
+                "SELECT tokens, cost_usd, requests FROM usage_daily"
+                " WHERE user_name = %s AND day = (now() AT TIME ZONE 'UTC')::date",
+                (user,),
+            )
+        ).fetchone()
+        tokens, cost, requests = row or (0, Decimal(0), 0)
+        return {
+            "user": user,
+            "tokens": int(tokens),
+            "cost_usd": float(cost),
+            "requests": int(requests),
+            "daily_token_budget": self.daily_token_budget or None,
+            "daily_usd_budget": self.daily_usd_budget or None,
+            "tokens_left": max(0, self.daily_token_budget - int(tokens))
+            if self.daily_token_budget
+            else None,
+            "resets_in_seconds": _seconds_to_midnight(),
+        }
+
+
+def _seconds_to_midnight() -> int:
+    now = dt.datetime.now(dt.UTC)
+    midnight = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((midnight - now).total_seconds()) + 1
+
+
+def _budget_message() -> str:
+    hours, rest = divmod(_seconds_to_midnight(), 3600)
+    return (
+        "You have used today's tutor budget. It resets at midnight UTC "
+        f"(in {hours} h {rest // 60} min). Keep going with the course notes meanwhile, "
+        "or ask your instructor if you need more."
+    )

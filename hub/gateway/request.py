@@ -1,0 +1,150 @@
+"""Validating a Messages API request before anything is spent on it.
+
+Only the parameters a tutor needs pass through (an allow-list, so a student cannot switch
+on costly server-side features); the model must be allowed and ``max_tokens`` is capped.
+Simple questions may be routed to a cheaper model when the operator says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets import Integer, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .errors import GatewayError, bad_request
+
+#: Messages API parameters forwarded upstream; anything else is dropped.
+FORWARDED_PARAMS = (
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "tools",
+    "tool_choice",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "metadata",
+    "thinking",
+)
+
+
+@dataclass
+class MessagesRequest:
+    """A validated request: the upstream parameters and what the gateway needs from it."""
+
+    params: dict[str, Any]
+    stream: bool
+    question: str
+
+    @property
+    def model(self) -> str:
+        return self.params["model"]
+
+    @property
+    def max_tokens(self) -> int:
+        return self.params["max_tokens"]
+
+    @property
+    def input_chars(self) -> int:
+        return len(json.dumps(self.params.get("messages"))) + len(
+            json.dumps(self.params.get("tools") or [])
+        )
+
+
+def latest_question(messages: list[dict[str, Any]]) -> str:
+    """The text of the last user message that has text (tool results are skipped)."""
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str) and content.strip():
+            return content
+        if isinstance(content, list):
+            text = "\n".join(
+                b.get("text", "")
+                for b in content
+                if isinstance(b, dict) and b.get("type") == "text"
+            )
+            if text.strip():
+                return text
+    return ""
+
+
+class ModelPolicy(LoggingConfigurable):
+    """Which models may be used, how long answers may be, and cheap-model routing."""
+
+    allowed_models = List(
+        Unicode(),
+        ["claude-sonnet-4-5", "claude-haiku-4-5"],
+        help="Models callers may ask for; others are refused with a 400.",
+    ).tag(config=True)
+    max_tokens_cap = Integer(
+        4096, help="Largest max_tokens forwarded; larger requests are lowered to this."
+    ).tag(config=True)
+    max_request_bytes = Integer(2 * 1024 * 1024, help="Largest request body accepted (bytes).").tag(
+        config=True
+    )
+    simple_model = Unicode(
+        "",
+        help="""Route simple requests to this (cheaper) model; empty: no routing. A request
+        is simple when it is the first round of a question (no tool results), carries no
+        tools use so far, and its question is short and holds no code or traceback.""",
+    ).tag(config=True)
+    simple_max_chars = Integer(280, help="Longest question still routed to `simple_model`.").tag(
+        config=True
+    )
+
+    def parse(self, raw: bytes) -> MessagesRequest:
+        """Validate a request body; raise a 400 that says what is wrong."""
+        if len(raw) > self.max_request_bytes:
+            raise GatewayError(
+                "request_too_large",
+                f"The request is too large ({len(raw) // 1024} KiB, at most "
+                f"{self.max_request_bytes // 1024} KiB). Shorten the question or the code sent.",
+            )
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise bad_request(f"The request body is not valid JSON: {err}.") from err
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise bad_request("`messages` must be a non-empty list.")
+        if not all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in messages
+        ):
+            raise bad_request("Each message must be an object with role `user` or `assistant`.")
+        model = body.get("model")
+        if not isinstance(model, str) or model not in self.allowed_models:
+            raise bad_request(
+                f"Model {model!r} is not available here. Allowed: {', '.join(self.allowed_models)}."
+            )
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise bad_request("`max_tokens` must be a positive integer.")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise bad_request("`stream` must be true or false.")
+        params = {k: body[k] for k in FORWARDED_PARAMS if k in body}
+        params["max_tokens"] = min(max_tokens, self.max_tokens_cap)
+        request = MessagesRequest(params=params, stream=stream, question=latest_question(messages))
+        if self.simple_model and self._is_simple(request):
+            params["model"] = self.simple_model
+        return request
+
+    def _is_simple(self, request: MessagesRequest) -> bool:
+        last = request.params["messages"][-1]
+        content = last.get("content")
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        ):
+            return False
+        question = request.question
+        looks_technical = "```" in question or "Traceback" in question or "Error" in question
+        return len(question) <= self.simple_max_chars and not looks_technical

@@ -1,0 +1,115 @@
+"""The gateway's resources and settings, shared by all its handlers.
+
+One ``TutorGateway`` per process: the database pool, the upstream client, the course
+retriever and the policies.  Handlers stay thin and ask it for what they need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from traitlets import Any as AnyTrait
+from traitlets import Instance, Integer, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from . import metrics
+from .metering import Metering
+from .prompt import PromptBuilder
+from .request import ModelPolicy
+from .store import ConversationStore
+from .upstream import Upstream
+
+
+class TutorGateway(LoggingConfigurable):
+    """Settings of the gateway as a whole, and its shared resources."""
+
+    default_course = Unicode(
+        help="Course whose material grounds answers ($TUTOR_DEFAULT_COURSE).",
+    ).tag(config=True)
+
+    @default("default_course")
+    def _default_course_default(self) -> str:
+        return os.environ.get("TUTOR_DEFAULT_COURSE", "")
+
+    passages = Integer(
+        4, help="Course passages retrieved and added to each question (0: none)."
+    ).tag(config=True)
+    retrieval_timeout = Integer(
+        5, help="Seconds retrieval may take before the question goes on without passages."
+    ).tag(config=True)
+
+    pool = Instance(AsyncConnectionPool, allow_none=True)
+    embedder = AnyTrait(None, allow_none=True, help="The course embedder (loaded at start).")
+    upstream = Instance(Upstream)
+    metering = Instance(Metering)
+    policy = Instance(ModelPolicy)
+    prompt = Instance(PromptBuilder)
+    store = Instance(ConversationStore, ())
+
+    @default("upstream")
+    def _upstream_default(self) -> Upstream:
+        return Upstream(parent=self)
+
+    @default("metering")
+    def _metering_default(self) -> Metering:
+        return Metering(parent=self)
+
+    @default("policy")
+    def _policy_default(self) -> ModelPolicy:
+        return ModelPolicy(parent=self)
+
+    @default("prompt")
+    def _prompt_default(self) -> PromptBuilder:
+        return PromptBuilder(parent=self)
+
+    def load_embedder(self) -> None:
+        """Load the course embedder (seconds of CPU: call it in a thread at start)."""
+        try:
+            from ..course.embedder import SentenceTransformerEmbedder
+        except ImportError:
+            self.log.warning("Course retrieval is not installed; answers get no passages.")
+            return
+        embedder = SentenceTransformerEmbedder(parent=self)
+        embedder.embed_query("warm up")
+        self.embedder = embedder
+
+    async def retrieve(self, course: str, question: str, k: int | None = None) -> Sequence[Any]:
+        """Student-visible course passages for ``question``; empty on any failure."""
+        k = self.passages if k is None else k
+        if not (course and question.strip() and k and self.embedder and self.pool):
+            return []
+        from ..course.search import asearch
+
+        started = time.monotonic()
+        try:
+            return await asyncio.wait_for(
+                asearch(self.pool, self.embedder, course, question, k),
+                timeout=self.retrieval_timeout,
+            )
+        except Exception:
+            self.log.warning("Retrieval failed; answering without passages", exc_info=True)
+            return []
+        finally:
+            metrics.RETRIEVAL_SECONDS.observe(time.monotonic() - started)
+
+
+def citations_header(course: str, passages: Sequence[Any]) -> str:
+    """The passages as the base64url JSON of the ``X-Tutor-Citations`` response header."""
+    items = [
+        {
+            "course": course,
+            "path": hit.path,
+            "cell": hit.cell,
+            "heading": hit.heading,
+            "text": hit.text[:300],
+        }
+        for hit in passages
+    ]
+    return base64.urlsafe_b64encode(json.dumps(items).encode()).decode()

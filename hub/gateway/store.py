@@ -1,0 +1,205 @@
+"""Conversations and their turns, persisted so that nothing a student asked is lost.
+
+The student's turn is written before the model is called; the assistant's turn after it,
+with its status (``complete``, ``interrupted`` if the stream broke, ``error``).  Every
+read is scoped to the caller: a conversation id of another user reads as not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from .errors import GatewayError
+from .metering import Usage
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Where the student is, as the orchestrator reports it (informative, not trusted)."""
+
+    notebook_path: str | None = None
+    cell_index: int | None = None
+    kind: str = "question"
+
+    @classmethod
+    def from_header(cls, value: dict[str, Any]) -> TurnContext:
+        cell = value.get("cell_index")
+        return cls(
+            notebook_path=str(value["notebook_path"])[:1024]
+            if value.get("notebook_path")
+            else None,
+            cell_index=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
+            kind=str(value.get("kind") or "question")[:32],
+        )
+
+
+def _not_found() -> GatewayError:
+    return GatewayError("not_found_error", "No such conversation.")
+
+
+def parse_conversation_id(value: str | None) -> uuid.UUID | None:
+    """A conversation id from a header or URL, or ``None``; garbage is a 400."""
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as err:
+        raise GatewayError("invalid_request_error", "The conversation id is not valid.") from err
+
+
+class ConversationStore:
+    """SQL for conversations, messages and the usage ledger."""
+
+    async def open_turn(
+        self,
+        conn: AsyncConnection,
+        *,
+        user: str,
+        conversation_id: uuid.UUID | None,
+        course: str | None,
+        context: TurnContext,
+        user_content: Any,
+        request_id: str,
+    ) -> uuid.UUID:
+        """Create or continue the caller's conversation and store the student's turn."""
+        async with conn.transaction():
+            if conversation_id is None:
+                conversation_id = uuid.uuid4()
+            owner = await (
+                await conn.execute(
+                    "SELECT user_name FROM conversations WHERE id = %s FOR UPDATE",
+                    (conversation_id,),
+                )
+            ).fetchone()
+            if owner is None:
+                await conn.execute(
+                    "INSERT INTO conversations (id, user_name, course_id, title, notebook_path)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (conversation_id, user, course, _title(user_content), context.notebook_path),
+                )
+            elif owner[0] != user:
+                raise _not_found()
+            else:
+                await conn.execute(
+                    "UPDATE conversations SET updated_at = now() WHERE id = %s",
+                    (conversation_id,),
+                )
+            await conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, request_id)"
+                " VALUES (%s, 'user', %s, 'complete', %s)",
+                (conversation_id, Jsonb(_metadata_wrapped(user_content, context)), request_id),
+            )
+        return conversation_id
+
+    async def finish_turn(
+        self,
+        conn: AsyncConnection,
+        *,
+        user: str,
+        conversation_id: uuid.UUID,
+        content: list[dict[str, Any]],
+        status: str,
+        model: str,
+        request_id: str,
+        latency_ms: int,
+        usage: Usage,
+        cost: Decimal,
+    ) -> int:
+        """Store the assistant's turn and its usage; return the message id."""
+        async with conn.transaction():
+            row = await (
+                await conn.execute(
+                    "INSERT INTO messages (conversation_id, role, content, status, model,"
+                    " request_id, latency_ms) VALUES (%s, 'assistant', %s, %s, %s, %s, %s)"
+                    " RETURNING id",
+                    (conversation_id, Jsonb(content), status, model, request_id, latency_ms),
+                )
+            ).fetchone()
+            await conn.execute(
+                "INSERT INTO usage (user_name, conversation_id, message_id, model, input_tokens,"
+                " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
+                " cost_usd, request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    user,
+                    conversation_id,
+                    row[0],
+                    model,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_creation_input_tokens,
+                    usage.cache_read_input_tokens,
+                    cost,
+                    request_id,
+                ),
+            )
+        return row[0]
+
+    async def list_conversations(
+        self, conn: AsyncConnection, user: str, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT id::text, title, course_id AS course, notebook_path, created_at, updated_at"
+            " FROM conversations WHERE user_name = %s ORDER BY updated_at DESC LIMIT %s",
+            (user, limit),
+        )
+        return [_jsonable(r) for r in await cur.fetchall()]
+
+    async def get_conversation(
+        self, conn: AsyncConnection, user: str, conversation_id: uuid.UUID
+    ) -> dict[str, Any]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT id::text, title, course_id AS course, notebook_path, created_at, updated_at"
+            " FROM conversations WHERE id = %s AND user_name = %s",
+            (conversation_id, user),
+        )
+        conversation = await cur.fetchone()
+        if conversation is None:
+            raise _not_found()
+        await cur.execute(
+            "SELECT id, role, content, status, model, created_at FROM messages"
+            " WHERE conversation_id = %s ORDER BY id",
+            (conversation_id,),
+        )
+        messages = [_jsonable(r) for r in await cur.fetchall()]
+        for message in messages:
+            if message["role"] == "user" and isinstance(message["content"], dict):
+                message["context"] = message["content"].get("context")
+                message["content"] = message["content"].get("content")
+        return {**_jsonable(conversation), "messages": messages}
+
+
+def _metadata_wrapped(content: Any, context: TurnContext) -> dict[str, Any]:
+    return {
+        "content": content,
+        "context": {
+            "notebook_path": context.notebook_path,
+            "cell_index": context.cell_index,
+            "kind": context.kind,
+        },
+    }
+
+
+def _title(content: Any) -> str:
+    """A short title from the first words the student wrote."""
+    text = (
+        content
+        if isinstance(content, str)
+        else " ".join(
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        )
+    )
+    text = " ".join(text.split())
+    return text[:77] + "…" if len(text) > 80 else text
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}

@@ -1,0 +1,156 @@
+"""The gateway's one client of the Anthropic API: the official SDK, the real key, a breaker.
+
+Retries (429, 529 and 5xx, honouring ``retry-after``) are the SDK's own, and they happen
+only before the response starts, so nothing is ever retried after the first byte reached
+the student.  Failures that survive the retries count against the circuit breaker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import anthropic
+from traitlets import Float, Instance, Integer, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from . import metrics
+from .breaker import CircuitBreaker
+from .errors import GatewayError, rate_limited, unavailable
+
+
+class Upstream(LoggingConfigurable):
+    """Settings and client for the model API the gateway forwards to."""
+
+    api_key = Unicode(
+        help="""The Anthropic API key. Defaults to $ANTHROPIC_API_KEY. Without a key the
+        gateway answers with the offline responder (course material only).""",
+    ).tag(config=True)
+
+    @default("api_key")
+    def _api_key_default(self) -> str:
+        return os.environ.get("ANTHROPIC_API_KEY", "")
+
+    base_url = Unicode(
+        help="Base URL of the Messages API. Defaults to $ANTHROPIC_BASE_URL, else Anthropic's.",
+    ).tag(config=True)
+
+    @default("base_url")
+    def _base_url_default(self) -> str:
+        return os.environ.get("ANTHROPIC_BASE_URL", "")
+
+    max_retries = Integer(
+        2, help="Retries of 429/529/5xx before the first byte (the SDK's backoff)."
+    ).tag(config=True)
+    timeout = Float(120.0, help="Seconds an upstream request may take in all.").tag(config=True)
+    breaker_threshold = Integer(
+        5, help="Consecutive upstream failures that open the circuit breaker."
+    ).tag(config=True)
+    breaker_cooldown = Float(
+        30.0, help="Seconds the breaker stays open before a trial request."
+    ).tag(config=True)
+
+    breaker = Instance(CircuitBreaker)
+
+    @default("breaker")
+    def _breaker_default(self) -> CircuitBreaker:
+        return CircuitBreaker(self.breaker_threshold, self.breaker_cooldown)
+
+    _client: anthropic.AsyncAnthropic | None = None
+
+    @property
+    def offline(self) -> bool:
+        """True when no key is configured: the offline responder answers instead."""
+        return not self.api_key
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        if self._client is None:
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self.api_key,
+                base_url=self.base_url or None,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+            )
+        return self._client
+
+    async def open_stream(self, params: dict[str, Any]) -> anthropic.AsyncStream[Any]:
+        """Start a streaming request; its events are then read by the caller."""
+        return await self._call(params, stream=True)
+
+    async def create(self, params: dict[str, Any]) -> anthropic.types.Message:
+        """A non-streaming request."""
+        return await self._call(params, stream=False)
+
+    async def _call(self, params: dict[str, Any], *, stream: bool) -> Any:
+        if not self.breaker.allow():
+            metrics.UPSTREAM_ERRORS.labels("breaker_open").inc()
+            wait = self.breaker.retry_after()
+            raise unavailable(
+                f"The tutor is unavailable right now (the AI service is not answering). "
+                f"Try again in {wait} s.",
+                wait,
+            )
+        try:
+            result = await self.client.messages.create(**params, stream=stream)
+        except anthropic.APIStatusError as err:
+            raise self.translate(err) from err
+        except anthropic.APIConnectionError as err:
+            metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
+            self.breaker.record_failure()
+            raise unavailable(
+                "The tutor is unavailable right now: the AI service could not be reached. "
+                f"Try again in {self.breaker.retry_after() or 30} s.",
+                self.breaker.retry_after() or 30,
+            ) from err
+        if not stream:
+            self.breaker.record_success()
+        return result
+
+    def translate(self, err: anthropic.APIStatusError) -> GatewayError:
+        """Turn an upstream error into one the student can act on (and feed the breaker)."""
+        error_type = _error_type(err)
+        metrics.UPSTREAM_ERRORS.labels(error_type).inc()
+        if err.status_code == 429:
+            self.breaker.record_success()  # the service is alive, only busy
+            wait = _retry_after(err) or 30
+            return rate_limited(f"The AI service is busy right now. Try again in {wait} s.", wait)
+        if err.status_code in (401, 403):
+            self.log.error("The upstream API refused the gateway's key: %s", error_type)
+            return GatewayError(
+                "api_error",
+                "The tutor is not set up correctly (the hub's API key was refused). "
+                "Please tell your instructor.",
+                status=502,
+            )
+        if err.status_code >= 500 or error_type == "overloaded_error":
+            self.breaker.record_failure()
+            wait = _retry_after(err) or 30
+            return unavailable(
+                f"The tutor is unavailable right now (the AI service is overloaded). "
+                f"Try again in {wait} s.",
+                wait,
+            )
+        self.breaker.record_success()
+        message = _error_message(err) or "The request was not accepted."
+        return GatewayError(error_type, message, status=err.status_code)
+
+
+def _error_type(err: anthropic.APIStatusError) -> str:
+    body = err.body if isinstance(err.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(inner.get("type") or f"http_{err.status_code}")
+
+
+def _error_message(err: anthropic.APIStatusError) -> str:
+    body = err.body if isinstance(err.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(inner.get("message") or "")
+
+
+def _retry_after(err: anthropic.APIStatusError) -> int | None:
+    value = err.response.headers.get("retry-after") if err.response is not None else None
+    try:
+        return max(1, int(float(value))) if value else None
+    except ValueError:
+        return None

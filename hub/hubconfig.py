@@ -1,0 +1,180 @@
+"""How the tutor plugs into JupyterHub: scopes, roles, the gateway service, spawner env.
+
+The config files in ``configs/`` are thin: they call the functions here, so the demo, the
+tests and production share one definition of the tutor's roles and service.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SERVICE_NAME = "tutor"
+SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
+ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
+
+CUSTOM_SCOPES = {
+    "custom:tutor:use": {"description": "Ask the tutor questions."},
+    "custom:tutor:instructor": {
+        "description": "See the tutor's analytics and conversations of one's courses.",
+    },
+}
+
+#: Environment the gateway needs from the process that starts the hub; nothing else of the
+#: hub's environment reaches it, and none of this reaches the students' servers.
+GATEWAY_ENV_KEYS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "TUTOR_DATA_DIR",
+    "TUTOR_DATABASE_URL",
+    "TUTOR_GATEWAY_CONFIG",
+    "TUTOR_DEFAULT_COURSE",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
+
+
+def tutor_roles(instructor_groups: list[str]) -> list[dict[str, Any]]:
+    """Roles: every user may reach the gateway; instructors also see analytics."""
+    return [
+        {
+            "name": "user",
+            "scopes": ["self", ACCESS_SCOPE, "custom:tutor:use"],
+        },
+        {
+            "name": "tutor-instructor",
+            "description": "Instructors: tutor analytics of their courses.",
+            "groups": instructor_groups,
+            "scopes": ["custom:tutor:instructor", ACCESS_SCOPE],
+        },
+        {
+            "name": "tutor-gateway",
+            "description": "The gateway reads users and groups to resolve roles and adoption.",
+            "services": [SERVICE_NAME],
+            "scopes": ["read:users", "read:groups", "list:users"],
+        },
+    ]
+
+
+#: What a student's server token may do: report activity, be reached, reach the gateway.
+SERVER_TOKEN_SCOPES = [
+    "users:activity!user",
+    "access:servers!server",
+    ACCESS_SCOPE,
+    "custom:tutor:use",
+]
+
+
+def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]:
+    """The gateway as a hub-managed service (local demo, tests)."""
+    return {
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", "jupyter_tutor_hub.apps.gateway"],
+        "environment": {k: env[k] for k in GATEWAY_ENV_KEYS if env.get(k)},
+        "display": True,
+        "oauth_no_confirm": True,
+    }
+
+
+def apply_common(c: Any, *, gateway_url: str, instructor_groups: list[str]) -> None:
+    """Settings every deployment shares."""
+    c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+    c.JupyterHub.load_roles = tutor_roles(instructor_groups)
+    c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
+    # Where the student's server finds the gateway. Only a URL: no key, no credentials.
+    c.Spawner.environment = {"TUTOR_GATEWAY_URL": gateway_url}
+    c.Spawner.default_url = "/lab"
+
+
+def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
+    """The local demo (and the integration tests): everything on 127.0.0.1, local processes.
+
+    Read from the environment that ``jupyter-tutor demo`` (or a test) prepares:
+    ``TUTOR_DATA_DIR``, ``TUTOR_DEMO_PORT``, ``TUTOR_GATEWAY_PORT``, ``TUTOR_DEMO_PASSWORD``,
+    ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``.
+    """
+    data_dir = Path(env["TUTOR_DATA_DIR"])
+    port = int(env.get("TUTOR_DEMO_PORT", "8000"))
+    gateway_port = int(env.get("TUTOR_GATEWAY_PORT", str(port + 10)))
+    students = [
+        u for u in env.get("TUTOR_DEMO_USERS", "student1,student2,student3").split(",") if u
+    ]
+    instructors = [u for u in env.get("TUTOR_DEMO_INSTRUCTORS", "instructor1").split(",") if u]
+
+    c.JupyterHub.ip = "127.0.0.1"
+    c.JupyterHub.port = port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = port + 1
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
+    c.JupyterHub.db_url = f"sqlite:///{data_dir / 'hub' / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(data_dir / "hub" / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.pid_file = str(data_dir / "hub" / "proxy.pid")
+
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = env["TUTOR_DEMO_PASSWORD"]
+    c.Authenticator.allowed_users = set(students + instructors)
+    c.JupyterHub.load_groups = {
+        "students": {"users": students},
+        "instructors": {"users": instructors},
+    }
+
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(data_dir / "users" / "{username}")
+    course_dir = env.get("TUTOR_DEMO_COURSE_DIR")
+    if course_dir:
+        c.Spawner.pre_spawn_hook = _copy_course_into_home(Path(course_dir), data_dir / "users")
+    c.Spawner.start_timeout = 60
+    c.Spawner.http_timeout = 60
+    if os.geteuid() == 0:
+        c.Spawner.args = ["--allow-root"]
+
+    c.JupyterHub.services = [managed_gateway_service(gateway_port, env)]
+    apply_common(
+        c,
+        gateway_url=f"http://127.0.0.1:{gateway_port}{SERVICE_PREFIX}",
+        instructor_groups=["instructors"],
+    )
+
+
+def _copy_course_into_home(course_dir: Path, homes: Path) -> Any:
+    """A pre-spawn hook giving each demo user their own copy of the sample course."""
+
+    def hook(spawner: Any) -> None:
+        target = homes / spawner.user.name / course_dir.name
+        if not target.exists():
+            shutil.copytree(course_dir, target)
+
+    return hook
+
+
+def apply_production_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
+    """Production: the gateway runs as its own (replicated) service, registered with the hub.
+
+    ``TUTOR_GATEWAY_INTERNAL_URL`` is where the hub's proxy and the students' servers reach
+    the gateway (a Kubernetes Service, or the compose service name);
+    ``TUTOR_GATEWAY_API_TOKEN`` is the token the gateway uses to ask the hub who a caller is.
+    The spawner, authenticator and storage are the deployment's own choice (see infra/).
+    """
+    gateway_url = env.get("TUTOR_GATEWAY_INTERNAL_URL", "http://tutor-gateway:8080")
+    c.JupyterHub.services = [
+        {
+            "name": SERVICE_NAME,
+            "url": gateway_url,
+            "api_token": env["TUTOR_GATEWAY_API_TOKEN"],
+            "display": True,
+            "oauth_no_confirm": True,
+        }
+    ]
+    instructor_groups = [
+        g for g in env.get("TUTOR_INSTRUCTOR_GROUPS", "instructors").split(",") if g
+    ]
+    apply_common(
+        c,
+        gateway_url=gateway_url.rstrip("/") + SERVICE_PREFIX,
+        instructor_groups=instructor_groups,
+    )

@@ -1,0 +1,30 @@
+"""JupyterHub config of the integration tests: the demo's, plus an admin service.
+
+The admin service's token (``TUTOR_TEST_ADMIN_TOKEN``) lets the tests create users'
+tokens and start their servers through the REST API, as an operator's script would.
+"""
+
+import os
+
+from jupyter_tutor_hub.hubconfig import apply_demo_config
+
+c = get_config()  # type: ignore[name-defined] # noqa: F821
+apply_demo_config(c)
+c.JupyterHub.services.append(
+    {"name": "test-admin", "api_token": os.environ["TUTOR_TEST_ADMIN_TOKEN"]}
+)
+c.JupyterHub.load_roles.append(
+    {
+        "name": "test-admin",
+        "services": ["test-admin"],
+        "scopes": [
+            "admin:users",
+            "admin:servers",
+            "tokens",
+            "admin:server_state",
+            "read:users",
+            "list:users",
+        ],
+    }
+)
+c.JupyterHub.log_level = "DEBUG" if os.environ.get("TUTOR_TEST_DEBUG") else "INFO"
