@@ -16,6 +16,10 @@ export TRANSFORMERS_OFFLINE := 1
 PACKAGE_SOURCES := pyproject.toml README.md $(shell git ls-files -co --exclude-standard \
 	jupyter_tutor hub server_extension kernel_magics 2>/dev/null)
 
+# The build backend, installed once so the package rebuilds without build isolation (fast,
+# offline-friendly); keep in step with [build-system] in pyproject.toml.
+BUILD_REQUIRES := "hatchling>=1.27"
+
 .PHONY: demo test lint install clean help
 help:
 	@echo "make demo   - run JupyterHub with the tutor, the embedded database and the sample course"
@@ -31,11 +35,13 @@ $(STAMPS)/venv:
 # torch first, pinned: it comes from the local CPU build, so nothing later pulls CUDA.
 $(STAMPS)/deps: $(STAMPS)/venv pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet $(BUILD_REQUIRES)
 	$(BIN)/pip install --quiet --upgrade-strategy only-if-needed ".[test]"
 	@touch $@
 
+# flock: several shells of one developer may rebuild at once; pip must not interleave.
 $(STAMPS)/package: $(STAMPS)/deps $(PACKAGE_SOURCES)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+	flock $(STAMPS)/pip.lock $(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json

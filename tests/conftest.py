@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fake_anthropic import FakeAnthropic
 
 from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
 
@@ -56,6 +57,21 @@ def shared_courses() -> Path:
     if not SHARED_COURSES.is_dir():
         pytest.skip("../shared/courses is not beside this checkout (development and CI only)")
     return SHARED_COURSES
+
+
+@pytest.fixture(scope="session")
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """The fake Anthropic API, one server for the whole session."""
+    fake = FakeAnthropic().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_upstream(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    """The session's fake Anthropic API with an empty script and no recorded requests."""
+    fake_anthropic.clear()
+    return fake_anthropic
 
 
 @pytest.fixture(scope="session")
