@@ -14,13 +14,16 @@ export TRANSFORMERS_OFFLINE := 1
 
 # Everything that goes into the installed package; a change to any of them reinstalls it.
 PACKAGE_SOURCES := pyproject.toml README.md $(shell git ls-files -co --exclude-standard \
-	jupyter_tutor hub server_extension kernel_magics 2>/dev/null)
+	jupyter_tutor hub server_extension kernel_magics jupyter-config examples 2>/dev/null) \
+	$(shell git ls-files -co --exclude-standard labextension/src labextension/schema \
+	labextension/style labextension/package.json labextension/yarn.lock \
+	labextension/install.json labextension/tsconfig.json 2>/dev/null)
 
 # The build backend, installed once so the package rebuilds without build isolation (fast,
 # offline-friendly); keep in step with [build-system] in pyproject.toml.
-BUILD_REQUIRES := "hatchling>=1.27"
+BUILD_REQUIRES := "hatchling>=1.27" "hatch-jupyter-builder>=0.9" "jupyter-builder>=1.2,<2"
 
-.PHONY: demo test lint install clean help
+.PHONY: demo test test-js lint install clean help
 help:
 	@echo "make demo   - run JupyterHub with the tutor, the embedded database and the sample course"
 	@echo "make test   - run the whole test suite, lint included"
@@ -62,8 +65,17 @@ demo: install
 lint: $(STAMPS)/deps
 	$(BIN)/ruff check .
 
-test: install $(STAMPS)/chromium lint
+test: install $(STAMPS)/chromium lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The side panel's unit tests (jest; offline, a few seconds). Its Node packages come from
+# labextension/yarn.lock through jlpm (installed with jupyterlab / jupyter-builder).
+$(STAMPS)/labextension-node: $(STAMPS)/deps labextension/package.json labextension/yarn.lock
+	cd labextension && $(CURDIR)/$(BIN)/jlpm install --immutable
+	@touch $@
+
+test-js: $(STAMPS)/labextension-node
+	cd labextension && $(CURDIR)/$(BIN)/jlpm test
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules build dist

@@ -169,7 +169,7 @@ class Metering(LoggingConfigurable):
         ).fetchone()
         held_tokens, held_usd = await (
             await conn.execute(
-                "SELECT coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0)"
+                "SELECT coalesce(sum(tokens), 0)::bigint, coalesce(sum(cost_usd), 0)"
                 " FROM budget_reservations"
                 " WHERE user_name = %s AND day = %s AND expires_at > now()",
                 (user, day),
@@ -214,7 +214,7 @@ class Metering(LoggingConfigurable):
             left = Decimal(str(self.daily_usd_budget)) - spent_usd
             left -= Decimal(str(p["input"])) * input_tokens / _MILLION
             allowed = min(allowed, int(left * _MILLION / Decimal(str(p["output"]))))
-        return max(0, allowed)
+        return max(0, int(allowed))
 
     def _usd_exhausted(self, spent: Decimal) -> bool:
         return bool(self.daily_usd_budget) and spent >= Decimal(str(self.daily_usd_budget))

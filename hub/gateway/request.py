@@ -51,8 +51,10 @@ class MessagesRequest:
 
     @property
     def input_chars(self) -> int:
-        return len(json.dumps(self.params.get("messages"))) + len(
-            json.dumps(self.params.get("tools") or [])
+        """Characters of everything sent upstream that counts as input."""
+        return sum(
+            len(json.dumps(self.params.get(key) or ""))
+            for key in ("system", "messages", "tools")
         )
 
 

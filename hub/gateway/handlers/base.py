@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 import uuid
 from typing import Any, ClassVar
 
@@ -77,10 +76,7 @@ class GatewayHandler(RequestHandler):
         else:
             if exc is not None:
                 self.log.error(
-                    "Unexpected error in %s",
-                    self.route,
-                    extra=self._log_fields()
-                    | {"traceback": "".join(traceback.format_exception(exc))},
+                    "Unexpected error in %s", self.route, exc_info=exc, extra=self._log_fields()
                 )
             error = GatewayError(
                 "api_error",

@@ -1,9 +1,10 @@
 """``POST v1/messages``: the Anthropic Messages API, with the tutor's rules in front.
 
-The order matters and is the point of the gateway: identify the caller, validate, admit
-against budget and rate limit, retrieve course passages, build the system prompt, store
-the student's turn, then call upstream and relay each event as it arrives, recording the
-answer to store it even when the stream breaks.
+The order matters and is the point of the gateway: identify the caller, validate,
+retrieve course passages, build the system prompt, admit against budget and rate limit
+(reserving the worst case of the full request), store the student's turn, then call
+upstream and relay each event as it arrives, recording the answer to store it even when
+the stream breaks.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         context = _context_from_header(self.request.headers.get("X-Tutor-Context"))
         course = gateway.default_course
 
+        passages = await gateway.retrieve(course, request.question)
+        request.params["system"] = gateway.prompt.system_blocks(
+            course=course,
+            context=context,
+            passages=passages,
+            caller_system=request.params.get("system"),
+        )
+        # Admitted only now, so the reservation counts the system prompt the gateway added.
         async with gateway.pool.connection() as conn:
             reservation = await gateway.metering.admit(
                 conn, caller.name, request.model, request.input_chars, request.max_tokens
@@ -48,13 +57,6 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         recorder = AnswerRecorder()
         status = "error"
         try:
-            passages = await gateway.retrieve(course, request.question)
-            request.params["system"] = gateway.prompt.system_blocks(
-                course=course,
-                context=context,
-                passages=passages,
-                caller_system=request.params.get("system"),
-            )
             async with gateway.pool.connection() as conn:
                 conversation = await gateway.store.open_turn(
                     conn,
@@ -77,6 +79,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             else:
                 status = await self._answer_once(request, recorder, events)
         finally:
+            # Before the response finishes (Tornado finishes it when post() returns): a
+            # client that has seen the end of the answer always finds the turn stored.
             await self._record(reservation, recorder, status)
 
     async def _relay(
@@ -145,7 +149,9 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 "stop_reason": recorder.stop_reason,
                 "usage": {"input_tokens": 0, "output_tokens": 0},
             }
-        self.write_json(message)
+        # Written, not finished: the response ends once the turn is stored (see post()).
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(message))
         return "complete"
 
     async def _record(
