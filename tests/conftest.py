@@ -8,11 +8,19 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import psycopg
 import pytest
 from fake_anthropic import FakeAnthropic
+from hub_harness import free_port
+from jupyterhub.services.auth import HubAuth
+from tornado.httpserver import HTTPServer
+from traitlets.config import Config
 
 from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
+from jupyter_tutor_hub.gateway.app import make_app
+from jupyter_tutor_hub.gateway.auth import HubTokenIdentifier
+from jupyter_tutor_hub.gateway.service import TutorGateway
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_COURSES = REPO_ROOT.parent / "shared" / "courses"
@@ -109,3 +117,50 @@ def hub(tmp_path_factory, hub_database_url: str, fake_anthropic):
     )
     yield running
     running.stop()
+
+
+class InProcessGateway:
+    """A gateway served from the test process, identifying callers with the session hub."""
+
+    def __init__(self, gateway: TutorGateway, port: int, server: HTTPServer) -> None:
+        self.gateway = gateway
+        self.url = f"http://127.0.0.1:{port}/services/tutor"
+        self.server = server
+
+    def client(self, token: str) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(base_url=self.url, auth_token=token, max_retries=0)
+
+
+@pytest.fixture
+async def make_gateway(hub, database_url, fake_upstream):
+    """Start gateways configured by keyword arguments (``Metering__daily_token_budget``…).
+
+    ``api_key=None`` runs the offline responder; ``db_url`` another database than the
+    test's fresh one.
+    """
+    started: list[InProcessGateway] = []
+
+    async def start(
+        api_key: str | None = "default", db_url: str | None = None, **settings
+    ) -> InProcessGateway:
+        config = Config()
+        for key, value in settings.items():
+            section, name = key.split("__")
+            config[section][name] = value
+        config.Upstream.api_key = fake_upstream.api_key if api_key == "default" else (api_key or "")
+        config.Upstream.base_url = fake_upstream.url
+        database = Database(url=db_url or database_url, config=config)
+        gateway = TutorGateway(config=config)
+        gateway.pool = await database.open_async_pool()
+        identifier = HubTokenIdentifier(HubAuth(api_url=hub.api_url, api_token="unused"))
+        port = free_port()
+        server = HTTPServer(make_app("/services/tutor/", gateway, identifier))
+        server.listen(port, "127.0.0.1")
+        running = InProcessGateway(gateway, port, server)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.server.stop()
+        await running.gateway.pool.close()

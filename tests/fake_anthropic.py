@@ -202,7 +202,8 @@ class MessagesHandler(RequestHandler):
                 self._send_error(400, "invalid_request_error", f"{required}: Field required")
                 return
         headers = {k.lower(): v for k, v in self.request.headers.items()}
-        self.fake.requests.append(RecordedRequest(self.request.path, headers, body))
+        if self.fake.keep_requests:
+            self.fake.requests.append(RecordedRequest(self.request.path, headers, body))
         reply = self.fake.next_reply(body)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
@@ -325,8 +326,12 @@ class MessagesHandler(RequestHandler):
 class FakeAnthropic:
     """The fake API server: start it, script replies, read what it received."""
 
-    def __init__(self, api_key: str = "sk-ant-fake-test-key-0123456789") -> None:
+    def __init__(
+        self, api_key: str = "sk-ant-fake-test-key-0123456789", keep_requests: bool = True
+    ) -> None:
         self.api_key = api_key
+        #: Record every request (tests read them); off for long benchmark runs.
+        self.keep_requests = keep_requests
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self._script: deque[Reply | Responder] = deque()
@@ -395,7 +400,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=4)
     parser.add_argument("--text", default=DEFAULT_TEXT * 4)
     args = parser.parse_args()
-    fake = FakeAnthropic(args.key)
+    fake = FakeAnthropic(args.key, keep_requests=False)
     fake.next_reply = lambda body: Reply.text(  # type: ignore[method-assign]
         args.text, delay=args.delay, chunk_size=args.chunk_size
     )

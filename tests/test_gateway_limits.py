@@ -1,8 +1,8 @@
 """Budgets, rate limits, non-streaming answers and the offline responder.
 
-Each test runs its own gateway in this process, configured for the case, on a fresh
-database; callers are identified by the session's real JupyterHub, and upstream is the
-fake Anthropic API.
+Each test runs its own gateway in this process (``make_gateway`` in conftest.py),
+configured for the case, on a fresh database; callers are identified by the session's
+real JupyterHub, and upstream is the fake Anthropic API.
 """
 
 from __future__ import annotations
@@ -13,60 +13,9 @@ import anthropic
 import psycopg
 import pytest
 from fake_anthropic import Reply
-from hub_harness import free_port
-from jupyterhub.services.auth import HubAuth
-from tornado.httpserver import HTTPServer
-
-from jupyter_tutor_hub.db import Database
-from jupyter_tutor_hub.gateway.app import make_app
-from jupyter_tutor_hub.gateway.auth import HubTokenIdentifier
-from jupyter_tutor_hub.gateway.service import TutorGateway
 
 MODEL = "claude-sonnet-4-5"
 SCOPES = ["access:services!service=tutor"]
-
-
-class InProcessGateway:
-    def __init__(self, gateway: TutorGateway, port: int, server: HTTPServer) -> None:
-        self.gateway = gateway
-        self.url = f"http://127.0.0.1:{port}/services/tutor"
-        self.server = server
-
-    def client(self, token: str) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(base_url=self.url, auth_token=token, max_retries=0)
-
-
-@pytest.fixture
-async def make_gateway(hub, database_url, fake_upstream):
-    """Start gateways configured by keyword arguments (``Metering__daily_token_budget``…)."""
-    started: list[InProcessGateway] = []
-    databases: list[Database] = []
-
-    async def start(api_key: str | None = "default", **settings) -> InProcessGateway:
-        from traitlets.config import Config
-
-        config = Config()
-        for key, value in settings.items():
-            section, name = key.split("__")
-            config[section][name] = value
-        config.Upstream.api_key = fake_upstream.api_key if api_key == "default" else (api_key or "")
-        config.Upstream.base_url = fake_upstream.url
-        database = Database(url=database_url)
-        databases.append(database)
-        gateway = TutorGateway(config=config)
-        gateway.pool = await database.open_async_pool()
-        identifier = HubTokenIdentifier(HubAuth(api_url=hub.api_url, api_token="unused"))
-        port = free_port()
-        server = HTTPServer(make_app("/services/tutor/", gateway, identifier))
-        server.listen(port, "127.0.0.1")
-        running = InProcessGateway(gateway, port, server)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.server.stop()
-        await running.gateway.pool.close()
 
 
 async def ask(client: anthropic.AsyncAnthropic, text: str = "What is a loop?", **kw) -> str:

@@ -55,6 +55,11 @@ class Database(LoggingConfigurable):
 
     pool_min_size = Integer(1, help="Connections the pool keeps open.").tag(config=True)
     pool_max_size = Integer(10, help="Most connections the pool opens.").tag(config=True)
+    pool_timeout = Integer(
+        5,
+        help="""Seconds a request waits for a database connection before it fails with a
+        clear "database unavailable" error (instead of hanging while the server is down).""",
+    ).tag(config=True)
 
     _embedded: EmbeddedPostgres | None = None
 
@@ -78,6 +83,7 @@ class Database(LoggingConfigurable):
             self.resolve_url(),
             min_size=self.pool_min_size,
             max_size=self.pool_max_size,
+            timeout=self.pool_timeout,
             configure=register_vector,
             check=ConnectionPool.check_connection,
             open=False,
@@ -96,6 +102,7 @@ class Database(LoggingConfigurable):
             self.resolve_url(),
             min_size=self.pool_min_size,
             max_size=self.pool_max_size,
+            timeout=self.pool_timeout,
             configure=register_vector_async,
             check=AsyncConnectionPool.check_connection,
             open=False,

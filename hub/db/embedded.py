@@ -44,6 +44,10 @@ class EmbeddedPostgres:
         """The postmaster's process id (tests use it to restart the server)."""
         return self._server.get_pid()
 
+    def ensure_running(self) -> None:
+        """Start the server again if it stopped (it crashed, or someone stopped it)."""
+        self._server.ensure_postgres_running()
+
     def url(self, database: str = DATABASE_NAME) -> str:
         """A libpq URL for ``database`` on this server's socket."""
         return self._server.get_uri(database=database)

@@ -71,3 +71,14 @@ def unavailable(message: str, retry_after: int) -> GatewayError:
         message,
         headers={"retry-after": str(max(1, retry_after)), "x-should-retry": "false"},
     )
+
+
+def database_unavailable() -> GatewayError:
+    """The database is down or unreachable: nothing was sent upstream, nothing was lost."""
+    return GatewayError(
+        "api_error",
+        "The tutor's database is not answering right now, so your question was not sent. "
+        "Try again in a minute; if it persists, tell your instructor.",
+        status=503,
+        headers={"retry-after": "30", "x-should-retry": "false"},
+    )

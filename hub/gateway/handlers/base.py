@@ -7,11 +7,13 @@ import time
 import uuid
 from typing import Any, ClassVar
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from tornado.web import HTTPError, RequestHandler
 
 from .. import metrics
 from ..auth import Caller, Identifier, token_from_headers
-from ..errors import GatewayError
+from ..errors import GatewayError, database_unavailable
 from ..service import TutorGateway
 
 
@@ -67,6 +69,9 @@ class GatewayHandler(RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, GatewayError):
             error = exc
+        elif isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+            self.log.warning("Database unavailable: %s", exc, extra=self._log_fields())
+            error = database_unavailable()
         elif isinstance(exc, HTTPError):
             error = GatewayError(
                 "not_found_error" if status_code == 404 else "invalid_request_error",
@@ -84,6 +89,7 @@ class GatewayHandler(RequestHandler):
                 "instructor (quote the request id " + self.request_id + ").",
                 status=500,
             )
+        self.set_status(error.status, reason=error.reason)
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")

@@ -1,0 +1,144 @@
+"""What the gateway adds: time to first token and total time, through it versus direct.
+
+Starts an embedded PostgreSQL, the fake Anthropic API (a subprocess streaming tokens at a
+realistic pace) and a real JupyterHub with the gateway as a managed service, then runs the
+same streaming requests with the official SDK twice: straight to the fake, and through the
+gateway with a student's hub token.  At each concurrency level it reports p50/p95 of both
+and their difference, errors, and the gateway's memory per open stream.  Prints JSON and
+writes it to ``bench/results/gateway_overhead.json``.
+
+    python bench/gateway_overhead.py [--levels 1,50,500] [--delay 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anthropic
+import httpx
+import psutil
+from harness import RESULTS, fake_upstream_process, gateway_process, percentile, start_stack
+
+MODEL = "claude-sonnet-4-5"
+
+
+async def one_stream(client: anthropic.AsyncAnthropic, n: int) -> tuple[float, float]:
+    """(seconds to the first text delta, seconds to the end) of one streamed answer."""
+    started = time.perf_counter()
+    first = None
+    stream = await client.messages.create(
+        model=MODEL,
+        max_tokens=300,
+        stream=True,
+        messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
+    )
+    async for event in stream:
+        if first is None and event.type == "content_block_delta":
+            first = time.perf_counter()
+    end = time.perf_counter()
+    return (first or end) - started, end - started
+
+
+async def run_level(
+    client: anthropic.AsyncAnthropic, concurrency: int, rounds: int, sample_rss=None
+) -> dict:
+    ttft: list[float] = []
+    total: list[float] = []
+    errors: list[str] = []
+    peak = 0
+    for _ in range(rounds):
+        tasks = [asyncio.create_task(one_stream(client, n)) for n in range(concurrency)]
+        while sample_rss and not all(t.done() for t in tasks):
+            peak = max(peak, sample_rss())
+            await asyncio.sleep(0.05)
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):
+                errors.append(type(result).__name__ + ": " + str(result)[:200])
+            else:
+                ttft.append(result[0])
+                total.append(result[1])
+    return {
+        "requests": concurrency * rounds,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "ttft_p50_ms": round(percentile(ttft, 50) * 1000, 2),
+        "ttft_p95_ms": round(percentile(ttft, 95) * 1000, 2),
+        "total_p50_ms": round(percentile(total, 50) * 1000, 2),
+        "total_p95_ms": round(percentile(total, 95) * 1000, 2),
+        "peak_rss_bytes": peak,
+    }
+
+
+async def measure(levels: list[int], stack) -> dict:
+    fake_url, gateway_url, token, gateway_pid = stack
+    http = anthropic.DefaultAsyncHttpxClient(
+        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000),
+        timeout=120,
+    )
+    direct = anthropic.AsyncAnthropic(
+        base_url=fake_url, api_key="sk-ant-fake-test-key-0123456789", http_client=http,
+        max_retries=0,
+    )
+    via = anthropic.AsyncAnthropic(
+        base_url=gateway_url.rstrip("/"), auth_token=token, http_client=http, max_retries=0
+    )
+    gateway = psutil.Process(gateway_pid)
+    # Warm up both paths (hub token cache, connection pools, first retrieval).
+    for client in (direct, via):
+        await run_level(client, 1, 3)
+    idle_rss = gateway.memory_info().rss
+    report: dict = {"levels": {}, "gateway_idle_rss_bytes": idle_rss}
+    for concurrency in levels:
+        rounds = 30 if concurrency == 1 else (3 if concurrency <= 50 else 1)
+        d = await run_level(direct, concurrency, rounds)
+        g = await run_level(via, concurrency, rounds, lambda: gateway.memory_info().rss)
+        report["levels"][str(concurrency)] = {
+            "direct": d,
+            "gateway": g,
+            "added_ttft_p50_ms": round(g["ttft_p50_ms"] - d["ttft_p50_ms"], 2),
+            "added_ttft_p95_ms": round(g["ttft_p95_ms"] - d["ttft_p95_ms"], 2),
+            "added_total_p50_ms": round(g["total_p50_ms"] - d["total_p50_ms"], 2),
+            "gateway_rss_per_open_stream_bytes": round(
+                max(0, g["peak_rss_bytes"] - idle_rss) / concurrency
+            ),
+        }
+    await http.aclose()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,50,500")
+    parser.add_argument("--delay", type=float, default=0.02, help="fake seconds per token")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fake_upstream_process(args.delay) as fake_url,
+        start_stack(Path(tmp), fake_url) as hub,
+    ):
+        token = hub.token_for("student1", ["access:services!service=tutor"])
+        pid = gateway_process(hub).pid
+        started = time.time()
+        report = asyncio.run(measure(levels, (fake_url, hub.gateway_url, token, pid)))
+    report |= {
+        "benchmark": "gateway_overhead",
+        "fake_seconds_per_token": args.delay,
+        "cpu_count": psutil.cpu_count(),
+        "seconds": round(time.time() - started, 1),
+        "python": sys.version.split()[0],
+        "note": "p50/p95 over one run on this machine; direct = SDK straight to the fake",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "gateway_overhead.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

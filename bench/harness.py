@@ -1,0 +1,94 @@
+"""What the benchmarks share: the real stack on 127.0.0.1, started and stopped cleanly.
+
+The stack is the one the tests use (tests/hub_harness.py, tests/fake_anthropic.py): an
+embedded PostgreSQL in a temporary folder, the fake Anthropic API as a subprocess, a real
+JupyterHub with the gateway as a managed service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psutil
+import psycopg
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = BENCH / "results"
+sys.path.insert(0, str(REPO / "tests"))
+
+from hub_harness import RunningHub, start_hub  # noqa: E402
+
+from jupyter_tutor_hub.db import EmbeddedPostgres, migrate  # noqa: E402
+
+FAKE_KEY = "sk-ant-fake-test-key-0123456789"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@contextlib.contextmanager
+def fake_upstream_process(delay: float, chunk_size: int = 4) -> Iterator[str]:
+    """The fake Anthropic API in its own process (so it does not share our GIL)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "tests" / "fake_anthropic.py"),
+            "--delay",
+            str(delay),
+            "--chunk-size",
+            str(chunk_size),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield json.loads(process.stdout.readline())["url"]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def start_stack(
+    folder: Path, fake_url: str, gateway_config: str = ""
+) -> Iterator[RunningHub]:
+    """Embedded PostgreSQL + JupyterHub + gateway (pointed at ``fake_url``)."""
+    server = EmbeddedPostgres(folder / "pgdata")
+    url = server.create_database("bench")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+    config = folder / "gateway_config.py"
+    config.write_text(gateway_config)
+    hub = start_hub(
+        folder,
+        database_url=url,
+        upstream_url=fake_url,
+        api_key=FAKE_KEY,
+        extra_env={"TUTOR_GATEWAY_CONFIG": str(config)},
+    )
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        server.stop()
+
+
+def gateway_process(hub: RunningHub) -> psutil.Process:
+    """The gateway service the hub started."""
+    for child in psutil.Process(hub.process.pid).children(recursive=True):
+        if "jupyter_tutor_hub.apps.gateway" in " ".join(child.cmdline()):
+            return child
+    raise RuntimeError("the gateway process was not found")
