@@ -16,7 +16,8 @@ from traitlets.config import LoggingConfigurable
 
 from .errors import GatewayError, bad_request
 
-#: Messages API parameters forwarded upstream; anything else is dropped.
+#: Messages API parameters forwarded upstream; anything else is dropped (sampling knobs
+#: such as ``temperature`` too: current models and SDKs no longer take them).
 FORWARDED_PARAMS = (
     "model",
     "messages",
@@ -24,9 +25,6 @@ FORWARDED_PARAMS = (
     "system",
     "tools",
     "tool_choice",
-    "temperature",
-    "top_p",
-    "top_k",
     "stop_sequences",
     "metadata",
     "thinking",
@@ -77,6 +75,19 @@ def latest_question(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _check_content(content: Any, what: str) -> None:
+    """A string, or a non-empty list of typed blocks whose text (if any) is a string."""
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list) or not content:
+        raise bad_request(f"{what} must be a string or a non-empty list of content blocks.")
+    for block in content:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise bad_request("Each content block must be an object with a string `type`.")
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            raise bad_request("A text block's `text` must be a string.")
+
+
 class ModelPolicy(LoggingConfigurable):
     """Which models may be used, how long answers may be, and cheap-model routing."""
 
@@ -122,6 +133,10 @@ class ModelPolicy(LoggingConfigurable):
             isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in messages
         ):
             raise bad_request("Each message must be an object with role `user` or `assistant`.")
+        for message in messages:
+            _check_content(message.get("content"), "Each message's `content`")
+        if "system" in body and not isinstance(body["system"], str):
+            _check_content(body["system"], "`system`")
         model = body.get("model")
         if not isinstance(model, str) or model not in self.allowed_models:
             raise bad_request(

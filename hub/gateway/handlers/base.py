@@ -90,10 +90,20 @@ class GatewayHandler(RequestHandler):
                 status=500,
             )
         self.set_status(error.status, reason=error.reason)
+        if error.status == 405:
+            self.set_header("Allow", ", ".join(self._allowed_methods()))
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(error.body()))
+
+    def _allowed_methods(self) -> list[str]:
+        """The HTTP methods this handler implements (for ``Allow`` on a 405)."""
+        return [
+            method
+            for method in self.SUPPORTED_METHODS
+            if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
+        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected errors are answered, not logged as crashes (write_error logs the rest)."""
