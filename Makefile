@@ -57,6 +57,26 @@ $(STAMPS)/chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@touch $@
 
+# promtool (Debian's `prometheus` package) checks the alert rules.  Only the binary is taken
+# from the package: installing it would also start a Prometheus server on the machine.
+$(STAMPS)/promtool: $(STAMPS)/venv
+	@command -v promtool >/dev/null || [ -x $(BIN)/promtool ] || { \
+	  tmp=$$(mktemp -d) && cd $$tmp && \
+	  { apt-get download prometheus >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } && \
+	  dpkg-deb -x prometheus_*.deb x && cp x/usr/bin/promtool $(CURDIR)/$(BIN)/promtool && \
+	  rm -rf $$tmp; }
+	@touch $@
+
+# The Compose Specification's JSON schema, as shipped by the docker-compose 1.29.2 package
+# (its other dependencies conflict with ours: only the file is taken from the wheel).
+$(STAMPS)/compose-spec.json: $(STAMPS)/venv
+	@tmp=$$(mktemp -d) && \
+	  $(BIN)/pip download --quiet --no-deps --dest $$tmp "docker-compose==1.29.2" && \
+	  $(BIN)/python -c "import sys, zipfile; \
+	    sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read('compose/config/compose_spec.json'))" \
+	    $$tmp/docker_compose-1.29.2-*.whl > $@.tmp && mv $@.tmp $@ && rm -rf $$tmp
+
 install: $(STAMPS)/package $(STAMPS)/node
 
 demo: install
@@ -65,7 +85,7 @@ demo: install
 lint: $(STAMPS)/deps
 	$(BIN)/ruff check .
 
-test: install $(STAMPS)/chromium lint test-js
+test: install $(STAMPS)/chromium $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The side panel's unit tests (jest; offline, a few seconds). Its Node packages come from

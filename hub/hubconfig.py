@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import LazyConfigValue
+
 SERVICE_NAME = "tutor"
 SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
 ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
@@ -23,6 +25,10 @@ CUSTOM_SCOPES = {
         "description": "See the tutor's analytics and conversations of one's courses.",
     },
 }
+
+#: What the instructors' dashboard may ask for when a user signs in to it (JupyterHub grants
+#: only those the user holds): the scope that shows the user instructs.
+DASHBOARD_OAUTH_SCOPES = ["custom:tutor:instructor"]
 
 #: Environment the gateway needs from the process that starts the hub; nothing else of the
 #: hub's environment reaches it, and none of this reaches the students' servers.
@@ -78,16 +84,59 @@ def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]
         "environment": {k: env[k] for k in GATEWAY_ENV_KEYS if env.get(k)},
         "display": True,
         "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": DASHBOARD_OAUTH_SCOPES,
     }
 
 
+def _configured(section: Any, name: str, empty: Any) -> Any:
+    """What an earlier config file (or the Zero to JupyterHub chart) already set."""
+    value = section[name] if name in section else empty
+    return value.get_value(empty) if isinstance(value, LazyConfigValue) else value
+
+
+def _merged_by_name(existing: list[dict], ours: list[dict]) -> list[dict]:
+    """``existing`` entries kept, ours added; a role of the same name gains our scopes."""
+    merged = {entry["name"]: dict(entry) for entry in existing}
+    for entry in ours:
+        before = merged.get(entry["name"])
+        if before and "scopes" in entry:
+            scopes = list(dict.fromkeys([*before.get("scopes", []), *entry["scopes"]]))
+            merged[entry["name"]] = {**before, **entry, "scopes": scopes}
+        else:
+            merged[entry["name"]] = entry
+    return list(merged.values())
+
+
+def add_services(c: Any, services: list[dict[str, Any]]) -> None:
+    """Register ``services``, keeping those configured before (e.g. the idle culler)."""
+    c.JupyterHub.services = _merged_by_name(
+        _configured(c.JupyterHub, "services", []), services
+    )
+
+
 def apply_common(c: Any, *, gateway_url: str, instructor_groups: list[str]) -> None:
-    """Settings every deployment shares."""
-    c.JupyterHub.custom_scopes = CUSTOM_SCOPES
-    c.JupyterHub.load_roles = tutor_roles(instructor_groups)
+    """Settings every deployment shares, merged into what was configured before.
+
+    Roles, scopes and services configured earlier stay (the chart's idle culler, say).
+    ``TUTOR_GATEWAY_URL`` is added to the environment of every spawner section already
+    configured, because a subclass's ``environment`` (the chart always sets
+    ``KubeSpawner.environment``) hides the base class's.
+    """
+    c.JupyterHub.custom_scopes = {
+        **_configured(c.JupyterHub, "custom_scopes", {}),
+        **CUSTOM_SCOPES,
+    }
+    c.JupyterHub.load_roles = _merged_by_name(
+        _configured(c.JupyterHub, "load_roles", []), tutor_roles(instructor_groups)
+    )
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     # Where the student's server finds the gateway. Only a URL: no key, no credentials.
-    c.Spawner.environment = {"TUTOR_GATEWAY_URL": gateway_url}
+    for section in ("Spawner", "LocalProcessSpawner", "DockerSpawner", "KubeSpawner"):
+        if section == "Spawner" or "environment" in c[section]:
+            c[section].environment = {
+                **_configured(c[section], "environment", {}),
+                "TUTOR_GATEWAY_URL": gateway_url,
+            }
     c.Spawner.default_url = "/lab"
 
 
@@ -133,7 +182,7 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     if os.geteuid() == 0:
         c.Spawner.args = ["--allow-root"]
 
-    c.JupyterHub.services = [managed_gateway_service(gateway_port, env)]
+    add_services(c, [managed_gateway_service(gateway_port, env)])
     apply_common(
         c,
         gateway_url=f"http://127.0.0.1:{gateway_port}{SERVICE_PREFIX}",
@@ -161,15 +210,19 @@ def apply_production_config(c: Any, env: Mapping[str, str] = os.environ) -> None
     The spawner, authenticator and storage are the deployment's own choice (see infra/).
     """
     gateway_url = env.get("TUTOR_GATEWAY_INTERNAL_URL", "http://tutor-gateway:8080")
-    c.JupyterHub.services = [
-        {
-            "name": SERVICE_NAME,
-            "url": gateway_url,
-            "api_token": env["TUTOR_GATEWAY_API_TOKEN"],
-            "display": True,
-            "oauth_no_confirm": True,
-        }
-    ]
+    add_services(
+        c,
+        [
+            {
+                "name": SERVICE_NAME,
+                "url": gateway_url,
+                "api_token": env["TUTOR_GATEWAY_API_TOKEN"],
+                "display": True,
+                "oauth_no_confirm": True,
+                "oauth_client_allowed_scopes": DASHBOARD_OAUTH_SCOPES,
+            }
+        ],
+    )
     instructor_groups = [
         g for g in env.get("TUTOR_INSTRUCTOR_GROUPS", "instructors").split(",") if g
     ]

@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jupyter_tutor_hub.course.apps.IngestApp",
         "Index a course folder (notebooks, Markdown, Python) for retrieval.",
     ),
+    "course": (
+        "jupyter_tutor_hub.apps.course.CourseAuthoringApp",
+        "Author a course for the tutor: init, validate and publish its policy.",
+    ),
     "search": (
         "jupyter_tutor_hub.course.apps.SearchApp",
         "Search an ingested course the way the tutor does.",

@@ -2,13 +2,14 @@
 
 The gateway relays Anthropic's named events (``event: content_block_delta``); the
 server extension sends the tutor's own typed JSON events to the panel and the magics.
-Both go through :class:`EventStreamMixin`, so framing, headers and flushing live once.
+Both go through :class:`EventStreamMixin`, so framing, headers and flushing live once;
+the magics (and the tests) read the server extension's stream with :func:`iter_event_data`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tornado.iostream import StreamClosedError
@@ -41,3 +42,23 @@ class EventStreamMixin:
             await self.flush()  # type: ignore[attr-defined]
         except StreamClosedError as err:
             raise ClientGone() from err
+
+
+def iter_event_data(lines: Iterable[str]) -> Iterator[str]:
+    """The ``data`` of each event in a stream of lines (line ends already removed).
+
+    Follows the event-stream format: ``data:`` lines of one event are joined with a
+    newline, an event ends at a blank line, comments (``:``) and other fields are
+    skipped, and an event left unterminated when the stream ends is dropped.
+    """
+    data: list[str] | None = None
+    for line in lines:
+        if not line:
+            if data is not None:
+                yield "\n".join(data)
+            data = None
+            continue
+        field, _, value = line.partition(":")
+        if field == "data":
+            data = [] if data is None else data
+            data.append(value[1:] if value.startswith(" ") else value)

@@ -1,18 +1,26 @@
-"""Faults on the hub side: the database going away under the gateway, and coming back.
+"""Faults on the hub side: the database going away under the gateway and coming back,
+and the gateway itself killed in the middle of an answer.
 
-Each test runs its own embedded PostgreSQL, so stopping it disturbs nothing else.
+Each test runs its own database or gateway, so what it breaks disturbs nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import anthropic
+import httpx
 import psutil
 import psycopg
+import pytest
 from fake_anthropic import Reply
+from hub_harness import free_port
 
 from jupyter_tutor_hub.db import EmbeddedPostgres, migrate
 
@@ -76,3 +84,106 @@ async def test_database_restart_fails_clearly_then_recovers(
         assert statuses[-2:] == [("user", "complete"), ("assistant", "complete")]
     finally:
         server.stop()
+
+
+class ExternalGateway:
+    """``jupyter-tutor gateway`` as its own process, the way production runs it."""
+
+    def __init__(self, hub, database_url: str, fake, folder) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/services/tutor"
+        config = folder / "gateway_config.py"
+        config.write_text(
+            "c.ConversationStore.checkpoint_seconds = 0.2\n"
+            "c.ConversationStore.stale_seconds = 1\n"
+        )
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "TUTOR_"))
+        } | {
+            "JUPYTERHUB_API_URL": hub.api_url,
+            "JUPYTERHUB_API_TOKEN": "unused-for-identification",
+            "TUTOR_DATABASE_URL": database_url,
+            "TUTOR_GATEWAY_CONFIG": str(config),
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": fake.api_key,
+        }
+        self.log = folder / "gateway.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_tutor_hub.apps.gateway", "--port",
+                 str(self.port), "--ip", "127.0.0.1", "--plain-logs"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(self.log.read_text()[-2000:])
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+def test_gateway_killed_mid_answer_keeps_both_turns(
+    hub, database_url, fake_upstream, tmp_path
+) -> None:
+    gateway = ExternalGateway(hub, database_url, fake_upstream, tmp_path)
+    gateway.start()
+    token = hub.token_for("student1", SCOPES)
+    client = anthropic.Anthropic(base_url=gateway.url, auth_token=token, max_retries=0)
+    answer = "Look at the loop condition first. " * 20
+    fake_upstream.script(Reply.text(answer, chunk_size=10, delay=0.05))
+    received = ""
+    try:
+        with (
+            pytest.raises(anthropic.APIConnectionError),
+            client.messages.stream(
+                model=MODEL,
+                max_tokens=300,
+                messages=[{"role": "user", "content": "Why does my loop never end?"}],
+            ) as stream,
+        ):
+            conversation = stream.response.headers["x-tutor-conversation-id"]
+            for text in stream.text_stream:
+                received += text
+                if len(received) > 100:
+                    time.sleep(0.5)  # at least one checkpoint after this text
+                    gateway.kill()
+        assert 100 < len(received) < len(answer)
+
+        gateway.start()  # what Kubernetes (or the hub) does next
+        time.sleep(1.2)  # the dead gateway's last checkpoint goes stale
+        response = httpx.get(
+            f"{gateway.url}/api/conversations/{conversation}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        turns = response.json()["messages"]
+        assert [t["role"] for t in turns] == ["user", "assistant"]
+        assert turns[0]["content"] == "Why does my loop never end?"
+        assert turns[1]["status"] == "interrupted"
+        partial = turns[1]["content"][0]["text"]
+        assert partial and answer.startswith(partial) and len(partial) >= 100
+
+        fake_upstream.script(Reply.text("Check what changes i."))
+        with client.messages.stream(
+            model=MODEL,
+            max_tokens=300,
+            messages=[{"role": "user", "content": "Try again please"}],
+            extra_headers={"X-Tutor-Conversation-Id": conversation},
+        ) as retry:
+            assert retry.get_final_text() == "Check what changes i."
+    finally:
+        gateway.stop()

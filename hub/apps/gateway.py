@@ -28,6 +28,7 @@ from ..gateway.metering import Metering
 from ..gateway.prompt import PromptBuilder
 from ..gateway.request import ModelPolicy
 from ..gateway.service import TutorGateway
+from ..gateway.store import ConversationStore
 from ..gateway.upstream import Upstream
 
 
@@ -37,7 +38,15 @@ class GatewayApp(Application):
     name = "jupyter-tutor-gateway"
     version = __version__
     description = __doc__
-    classes = [TutorGateway, Upstream, Metering, ModelPolicy, PromptBuilder, Database]
+    classes = [
+        TutorGateway,
+        Upstream,
+        Metering,
+        ModelPolicy,
+        PromptBuilder,
+        ConversationStore,
+        Database,
+    ]
 
     aliases = {
         "ip": "GatewayApp.ip",
@@ -97,6 +106,10 @@ class GatewayApp(Application):
         except DatabaseError as err:
             self.log.error(str(err))
             self.exit(1)
+        async with gateway.pool.connection() as conn:
+            closed = await gateway.store.close_stale_answers(conn)
+        if closed:
+            self.log.warning("%d answers left streaming by a dead gateway: interrupted", closed)
         await asyncio.to_thread(gateway.load_embedder)
         app = make_app(self.prefix, gateway, HubTokenIdentifier())
         server = HTTPServer(app, xheaders=True, idle_connection_timeout=300)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from tornado.web import Application
 
-from .auth import Identifier
+from ..dashboard.handlers import cookie_secret, dashboard_routes
+from .auth import HubTokenIdentifier, Identifier
 from .handlers.conversations import ConversationHandler, ConversationListHandler
+from .handlers.course import CourseHandler
+from .handlers.feedback import FeedbackHandler
 from .handlers.health import HealthHandler, MetricsHandler
 from .handlers.messages import MessagesHandler
 from .handlers.search import SearchHandler
@@ -20,7 +23,7 @@ def gateway_routes(
 
     Returned as a list so a plain Jupyter server can mount them too (single-user mode).
     """
-    prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+    prefix = _normalized(prefix)
     kwargs = {"gateway": gateway, "identifier": identifier}
     routes = [
         ("v1/messages", MessagesHandler),
@@ -28,6 +31,8 @@ def gateway_routes(
         (r"api/conversations/([^/]+)", ConversationHandler),
         ("api/usage", UsageHandler),
         ("api/search", SearchHandler),
+        ("api/feedback", FeedbackHandler),
+        ("api/course", CourseHandler),
         ("metrics", MetricsHandler),
         ("health", HealthHandler),
     ]
@@ -35,4 +40,13 @@ def gateway_routes(
 
 
 def make_app(prefix: str, gateway: TutorGateway, identifier: Identifier) -> Application:
-    return Application(gateway_routes(prefix, gateway, identifier))
+    """The gateway as a hub service: its API, and the instructors' dashboard (hub sign-in)."""
+    routes = gateway_routes(prefix, gateway, identifier)
+    if not isinstance(identifier, HubTokenIdentifier):
+        return Application(routes)
+    routes += dashboard_routes(_normalized(prefix), gateway, identifier)
+    return Application(routes, cookie_secret=cookie_secret(identifier.hub_auth.api_token))
+
+
+def _normalized(prefix: str) -> str:
+    return "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"

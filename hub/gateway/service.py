@@ -19,6 +19,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..policy.guardrails import Guardrails
 from . import metrics
 from .metering import Metering
 from .prompt import PromptBuilder
@@ -51,7 +52,8 @@ class TutorGateway(LoggingConfigurable):
     metering = Instance(Metering)
     policy = Instance(ModelPolicy)
     prompt = Instance(PromptBuilder)
-    store = Instance(ConversationStore, ())
+    store = Instance(ConversationStore)
+    guardrails = Instance(Guardrails)
 
     @default("upstream")
     def _upstream_default(self) -> Upstream:
@@ -65,17 +67,31 @@ class TutorGateway(LoggingConfigurable):
     def _policy_default(self) -> ModelPolicy:
         return ModelPolicy(parent=self)
 
+    @default("store")
+    def _store_default(self) -> ConversationStore:
+        return ConversationStore(parent=self)
+
     @default("prompt")
     def _prompt_default(self) -> PromptBuilder:
         return PromptBuilder(parent=self)
 
+    @default("guardrails")
+    def _guardrails_default(self) -> Guardrails:
+        return Guardrails(parent=self)
+
     def load_embedder(self) -> None:
-        """Load the course embedder (seconds of CPU: call it in a thread at start)."""
-        try:
-            from ..course.embedder import SentenceTransformerEmbedder
-        except ImportError:
-            self.log.warning("Course retrieval is not installed; answers get no passages.")
+        """Load the course embedder (seconds of CPU: call it in a thread at start).
+
+        Without a course there is nothing to retrieve, so nothing is loaded.
+        """
+        if not self.default_course:
+            self.log.warning(
+                "No course is configured (TutorGateway.default_course or "
+                "$TUTOR_DEFAULT_COURSE): answers get no course passages."
+            )
             return
+        from ..course.embedder import SentenceTransformerEmbedder
+
         embedder = SentenceTransformerEmbedder(parent=self)
         embedder.embed_query("warm up")
         self.embedder = embedder

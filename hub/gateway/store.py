@@ -1,8 +1,11 @@
 """Conversations and their turns, persisted so that nothing a student asked is lost.
 
-The student's turn is written before the model is called; the assistant's turn after it,
-with its status (``complete``, ``interrupted`` if the stream broke, ``error``).  Every
-read is scoped to the caller: a conversation id of another user reads as not found.
+The student's turn is written before the model is called.  The assistant's turn is
+written when the answer starts (``streaming``), checkpointed while it streams and closed
+with its final status (``complete``, ``interrupted`` if the stream broke, ``error``), so
+even a gateway killed mid-answer leaves the partial answer behind: a ``streaming`` row
+whose last checkpoint is stale reads as ``interrupted``.  Every read is scoped to the
+caller: a conversation id of another user reads as not found.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from traitlets import Float
+from traitlets.config import LoggingConfigurable
 
 from .errors import GatewayError
 from .metering import Usage
@@ -54,8 +59,52 @@ def parse_conversation_id(value: str | None) -> uuid.UUID | None:
         raise GatewayError("invalid_request_error", "The conversation id is not valid.") from err
 
 
-class ConversationStore:
+class ConversationStore(LoggingConfigurable):
     """SQL for conversations, messages and the usage ledger."""
+
+    checkpoint_seconds = Float(
+        2.0, help="How often a streaming answer's text so far is saved (seconds)."
+    ).tag(config=True)
+    stale_seconds = Float(
+        60.0,
+        help="""A streaming answer not checkpointed for this long belongs to a gateway that
+        died: it is shown and stored as interrupted.""",
+    ).tag(config=True)
+
+    async def start_answer(
+        self, conn: AsyncConnection, *, conversation_id: uuid.UUID, request_id: str
+    ) -> int:
+        """Store the assistant's turn as ``streaming`` before the model is called."""
+        row = await (
+            await conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, request_id)"
+                " VALUES (%s, 'assistant', '[]'::jsonb, 'streaming', %s) RETURNING id",
+                (conversation_id, request_id),
+            )
+        ).fetchone()
+        return row[0]
+
+    async def checkpoint(
+        self, conn: AsyncConnection, message_id: int, content: list[dict[str, Any]]
+    ) -> None:
+        """Save the answer so far (it survives a crash of this gateway)."""
+        await conn.execute(
+            "UPDATE messages SET content = %s, updated_at = now()"
+            " WHERE id = %s AND status = 'streaming'",
+            (Jsonb(content), message_id),
+        )
+
+    async def close_stale_answers(
+        self, conn: AsyncConnection, conversation_id: uuid.UUID | None = None
+    ) -> int:
+        """Mark answers whose gateway died mid-stream as interrupted; return how many."""
+        scope = " AND conversation_id = %s" if conversation_id else ""
+        cur = await conn.execute(
+            "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
+            " AND updated_at < now() - make_interval(secs => %s)" + scope,
+            (self.stale_seconds, conversation_id) if conversation_id else (self.stale_seconds,),
+        )
+        return cur.rowcount
 
     async def open_turn(
         self,
@@ -111,15 +160,20 @@ class ConversationStore:
         latency_ms: int,
         usage: Usage,
         cost: Decimal,
+        message_id: int | None = None,
     ) -> int:
-        """Store the assistant's turn and its usage; return the message id."""
+        """Close the assistant's turn (``message_id`` from :meth:`start_answer`, else a new
+        row) and record its usage; return the message id."""
         async with conn.transaction():
+            if message_id is None:
+                message_id = await self.start_answer(
+                    conn, conversation_id=conversation_id, request_id=request_id
+                )
             row = await (
                 await conn.execute(
-                    "INSERT INTO messages (conversation_id, role, content, status, model,"
-                    " request_id, latency_ms) VALUES (%s, 'assistant', %s, %s, %s, %s, %s)"
-                    " RETURNING id",
-                    (conversation_id, Jsonb(content), status, model, request_id, latency_ms),
+                    "UPDATE messages SET content = %s, status = %s, model = %s,"
+                    " latency_ms = %s, updated_at = now() WHERE id = %s RETURNING id",
+                    (Jsonb(content), status, model, latency_ms, message_id),
                 )
             ).fetchone()
             await conn.execute(
@@ -164,6 +218,7 @@ class ConversationStore:
         conversation = await cur.fetchone()
         if conversation is None:
             raise _not_found()
+        await self.close_stale_answers(conn, conversation_id)
         await cur.execute(
             "SELECT id, role, content, status, model, created_at FROM messages"
             " WHERE conversation_id = %s ORDER BY id",

@@ -103,6 +103,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (cell.model.type === 'code' && source.trim() && source.length <= MAX_CONTEXT_CODE) {
           context.code = source;
         }
+        if (cell.model.type === 'code') {
+          // The error the active cell shows, if any: most questions are about it.
+          const error = errorFromOutputs((cell as CodeCell).model.outputs.toJSON());
+          if (error) {
+            context.error = error;
+          }
+        }
       }
       return context;
     };
@@ -134,18 +141,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(nb.id);
     };
 
+    /** The first of `citationPaths(...)` that exists in the file browser, or null. */
+    const findCitedFile = async (citation: ICitation): Promise<string | null> => {
+      for (const path of citationPaths(settings.courseRoot, citation)) {
+        try {
+          const model = await docManager.services.contents.get(path, { content: false });
+          if (model.type !== 'directory') {
+            return path;
+          }
+        } catch {
+          // not there: try the next place
+        }
+      }
+      return null;
+    };
+
     const openCitation = async (citation: ICitation): Promise<void> => {
-      const path = PathExt.normalize(PathExt.join(settings.courseRoot, citation.path)).replace(
-        /^\/+/,
-        ''
-      );
-      try {
-        await docManager.services.contents.get(path, { content: false });
-      } catch {
+      const path = await findCitedFile(citation);
+      if (!path) {
         Notification.error(
           trans.__(
             'The course notebook %1 was not found. Check the “Course folder” setting of the tutor.',
-            path
+            citation.path
           ),
           { autoClose: 6000 }
         );
@@ -361,3 +378,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default plugin;
+
+/**
+ * Where a cited course notebook may be in the student's files, most likely first: under
+ * the "Course folder" setting when it is set; else at the root, then in a folder named
+ * after the course (how the demo and most hubs copy a course into a home).
+ */
+export function citationPaths(courseRoot: string, citation: ICitation): string[] {
+  const clean = (p: string) => PathExt.normalize(p).replace(/^\/+/, '');
+  const rel = clean(citation.path);
+  if (!rel || rel.startsWith('..')) {
+    return [];
+  }
+  const root = clean(courseRoot ?? '');
+  const paths = root ? [clean(PathExt.join(root, rel))] : [rel];
+  if (citation.course && !root) {
+    paths.push(clean(PathExt.join(citation.course, rel)));
+  }
+  return paths;
+}

@@ -165,7 +165,13 @@ export class TutorPanel extends Widget {
     this._stopButton.dataset.testid = 'tutor-stop';
     this._stopButton.addEventListener('click', () => void this.stop());
     actions.append(this._stopButton, this._sendButton);
-    composer.append(this._context, this._input, actions);
+    const notice = document.createElement('p');
+    notice.className = 'jp-tutor-Notice';
+    notice.dataset.testid = 'tutor-privacy-note';
+    notice.textContent = trans.__(
+      'Conversations are saved and may be visible to your instructors where your course allows it.'
+    );
+    composer.append(this._context, this._input, actions, notice);
 
     this.node.append(header, this._history, this._scroller, composer);
     this._update(INITIAL_STATE, null);
@@ -815,7 +821,9 @@ class AnswerView implements IMessageView {
   private _renderFooter(message: IAssistantMessage): void {
     const trans = this._options.trans;
     const notes: string[] = [];
-    if (message.status === 'stopped') {
+    if (message.stopReason === 'interrupted') {
+      notes.push(trans.__('This answer was interrupted.'));
+    } else if (message.status === 'stopped') {
       notes.push(trans.__('Stopped.'));
     } else if (message.stopReason === 'max_tokens') {
       notes.push(trans.__('The answer was cut short (length limit).'));

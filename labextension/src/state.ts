@@ -509,18 +509,24 @@ export function messagesFromHistory(stored: readonly IStoredMessage[]): ChatMess
           });
         }
       }
+      // The gateway stores `complete`, `interrupted` (stopped, or the stream broke) or
+      // `error`.  A stored answer cannot be retried from here: no Retry button.
       let status: AnswerStatus = 'done';
+      let stopReason: string | undefined;
       let error: IAnswerError | undefined;
-      if (m.status === 'stopped') {
+      if (m.status === 'stopped' || m.status === 'interrupted') {
         status = 'stopped';
+        stopReason = m.status;
       } else if (m.status === 'error' || m.status === 'failed') {
         status = 'error';
-        error = describeError('internal', 'This answer did not finish.');
+        error = {
+          code: 'internal',
+          title: 'No answer',
+          message: 'The tutor could not finish this answer.',
+          retryable: false
+        };
       }
-      answer = { ...current, parts, status, error };
-      if (status !== 'done') {
-        answer.stopReason = status === 'stopped' ? 'stopped' : undefined;
-      }
+      answer = { ...current, parts, status, error, stopReason };
       return;
     }
     // A user message holding only tool results continues the answer before it.

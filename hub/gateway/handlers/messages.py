@@ -1,10 +1,11 @@
 """``POST v1/messages``: the Anthropic Messages API, with the tutor's rules in front.
 
 The order matters and is the point of the gateway: identify the caller, validate,
-retrieve course passages, build the system prompt, admit against budget and rate limit
-(reserving the worst case of the full request), store the student's turn, then call
-upstream and relay each event as it arrives, recording the answer to store it even when
-the stream breaks.
+resolve the instructor's policy where the student is, retrieve course passages, build the
+system prompt, admit against budget and rate limit (reserving the worst case of the full
+request), store the student's turn, then call upstream (or refuse, under ``no-help``) and
+relay each event as it arrives through the output guard, recording the answer to store it
+even when the stream breaks.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import httpx
 
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
+from ...policy.resolve import Situation
 from .. import metrics
 from ..errors import GatewayError
+from ..guard import AnswerGuard
 from ..metering import Reservation
 from ..offline import offline_events
 from ..recorder import AnswerRecorder
@@ -38,15 +41,27 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         caller = await self.identify()
         request = gateway.policy.parse(self.request.body)
         conversation_id = parse_conversation_id(self.request.headers.get("X-Tutor-Conversation-Id"))
-        context = _context_from_header(self.request.headers.get("X-Tutor-Context"))
+        situation = _situation_from_header(self.request.headers.get("X-Tutor-Context"))
+        context = situation.turn
         course = gateway.default_course
+        guardrails = gateway.guardrails
 
-        passages = await gateway.retrieve(course, request.question)
+        decision = await guardrails.decide(
+            gateway.pool,
+            user=caller.name,
+            course=course,
+            situation=situation,
+            messages=request.params["messages"],
+            question=request.question,
+            conversation_id=conversation_id,
+        )
+        passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
         request.params["system"] = gateway.prompt.system_blocks(
             course=course,
             context=context,
             passages=passages,
             caller_system=request.params.get("system"),
+            decision=decision,
         )
         # Admitted only now, so the reservation counts the system prompt the gateway added.
         async with gateway.pool.connection() as conn:
@@ -56,6 +71,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         request.params["max_tokens"] = min(request.max_tokens, reservation.max_output_tokens)
         recorder = AnswerRecorder()
         status = "error"
+        guard: AnswerGuard | None = None
         try:
             async with gateway.pool.connection() as conn:
                 conversation = await gateway.store.open_turn(
@@ -70,24 +86,37 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             self.conversation_id = str(conversation)
             self.set_header("X-Tutor-Conversation-Id", self.conversation_id)
             self.set_header("X-Tutor-Citations", citations_header(course, passages))
-            if gateway.upstream.offline:
+            await guardrails.record_question(
+                gateway.pool,
+                decision,
+                user=caller.name,
+                conversation_id=conversation,
+                request_id=self.request_id,
+            )
+            guard = guardrails.guard.for_answer(
+                await guardrails.protected_index(gateway.pool, course)
+            )
+            if decision.refuse:
+                events = guardrails.refusal_events()
+            elif gateway.upstream.offline:
                 events = offline_events(request.question, passages)
             else:
                 events = None
             if request.stream:
-                status = await self._relay(request, recorder, events)
+                status = await self._relay(request, recorder, events, guard)
             else:
-                status = await self._answer_once(request, recorder, events)
+                status = await self._answer_once(request, recorder, events, guard)
         finally:
             # Before the response finishes (Tornado finishes it when post() returns): a
             # client that has seen the end of the answer always finds the turn stored.
-            await self._record(reservation, recorder, status)
+            await self._record(reservation, recorder, status, guard)
 
     async def _relay(
         self,
         request: MessagesRequest,
         recorder: AnswerRecorder,
         events: AsyncIterator[dict[str, Any]] | None,
+        guard: AnswerGuard,
     ) -> str:
         """Stream the answer event by event; return the turn's final status."""
         upstream = self.gateway.upstream
@@ -98,7 +127,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         self.start_event_stream()
         metrics.OPEN_STREAMS.inc()
         try:
-            async for event in events:
+            # What the guard lets through is what the student sees and what is stored.
+            async for event in guard.filter(events):
                 recorder.feed(event)
                 await self.send_event(event, event=event["type"])
             if stream is not None:
@@ -135,12 +165,19 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         request: MessagesRequest,
         recorder: AnswerRecorder,
         events: AsyncIterator[dict[str, Any]] | None,
+        guard: AnswerGuard,
     ) -> str:
         if events is None:
             message = (await self.gateway.upstream.create(request.params)).to_dict(mode="json")
+            message["content"] = [
+                {**block, "text": guard.text(block["text"])}
+                if block.get("type") == "text"
+                else block
+                for block in message.get("content", [])
+            ]
             recorder.feed_message(message)
         else:
-            async for event in events:
+            async for event in guard.filter(events):
                 recorder.feed(event)
                 if event["type"] == "message_start":
                     message = event["message"]
@@ -155,7 +192,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         return "complete"
 
     async def _record(
-        self, reservation: Reservation, recorder: AnswerRecorder, status: str
+        self,
+        reservation: Reservation,
+        recorder: AnswerRecorder,
+        status: str,
+        guard: AnswerGuard | None,
     ) -> None:
         """Settle the budget and store the assistant's turn, whatever happened."""
         gateway = self.gateway
@@ -179,6 +220,10 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     usage=recorder.usage,
                     cost=cost,
                 )
+            if guard is not None and guard.withheld:
+                await gateway.guardrails.mark_guarded(
+                    gateway.pool, parse_conversation_id(self.conversation_id)
+                )
             metrics.TURNS.labels(status).inc()
         except Exception:
             self.log.exception("Could not store the answer", extra=self._log_fields())
@@ -189,13 +234,13 @@ async def _as_dicts(stream: anthropic.AsyncStream[Any]) -> AsyncIterator[dict[st
         yield event.to_dict(mode="json")
 
 
-def _context_from_header(value: str | None) -> TurnContext:
+def _situation_from_header(value: str | None) -> Situation:
     if not value:
-        return TurnContext()
+        return Situation(turn=TurnContext())
     try:
         data = json.loads(value)
     except json.JSONDecodeError as err:
         raise GatewayError("invalid_request_error", "X-Tutor-Context is not valid JSON.") from err
     if not isinstance(data, dict):
         raise GatewayError("invalid_request_error", "X-Tutor-Context must be a JSON object.")
-    return TurnContext.from_header(data)
+    return Situation.from_header(data)

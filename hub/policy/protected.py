@@ -1,0 +1,72 @@
+"""What the output guard compares answers with, read from the course's ingested material.
+
+Protected chunks (graded solutions, tests, hidden cells) come from the course index
+through ``course.search.aprotected_passages``; the published instructor notes are added
+as prose (the tutor may use them, never quote them).  Student-visible chunks of the same
+notebooks are returned too: the guard ignores what students can read anyway (the
+exercise's statement and stub).
+"""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from ..course.search import aprotected_passages
+from ..gateway.guard import ProtectedText
+from .config import NotebookSettings
+
+_VERSION = (
+    "SELECT (SELECT count(*) || '/' || coalesce(max(ingested_at)::text, '')"
+    "         FROM documents WHERE course_id = %(course)s),"
+    "       (SELECT published_at::text FROM course_policies WHERE course_id = %(course)s)"
+)
+
+_VISIBLE = (
+    "SELECT c.text FROM chunks c WHERE c.course_id = %(course)s AND c.visibility = 'student'"
+    " AND c.document_id IN (SELECT document_id FROM chunks"
+    "                       WHERE course_id = %(course)s AND visibility = 'protected')"
+)
+
+
+async def material_version(conn: AsyncConnection, course: str) -> tuple[str | None, ...]:
+    """Changes whenever the course is re-ingested or its policy republished."""
+    row = await (await conn.execute(_VERSION, {"course": course})).fetchone()
+    return tuple(row)
+
+
+def _label(passage: object) -> str:
+    exercise = getattr(passage, "exercise", None)
+    heading = getattr(passage, "heading", "") or ""
+    path = getattr(passage, "path", "")
+    if exercise:
+        return exercise
+    if heading:
+        return heading.split(" › ")[-1]
+    return f"{path}, cell {getattr(passage, 'cell', '?')}"
+
+
+async def protected_material(
+    pool: AsyncConnectionPool, course: str
+) -> tuple[list[ProtectedText], list[str]]:
+    """The course's protected texts, and the student-visible texts beside them."""
+    passages = await aprotected_passages(pool, course)
+    protected = [
+        ProtectedText(_label(p), p.text, code="```" in p.text or p.reason.startswith("nbgrader"))
+        for p in passages
+    ]
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(_VISIBLE, {"course": course})).fetchall()
+        cur = await conn.execute(
+            "SELECT settings FROM notebook_policies WHERE course_id = %s", (course,)
+        )
+        notebooks = [NotebookSettings.from_json(row[0]) for row in await cur.fetchall()]
+    notes = {
+        (notebook.path, note)
+        for notebook in notebooks
+        for note in notebook.notes + tuple(n for c in notebook.cells for n in c.notes)
+    }
+    protected += [
+        ProtectedText(f"the instructor's notes ({path})", note, code=False) for path, note in notes
+    ]
+    return protected, [row[0] for row in rows]

@@ -1,0 +1,201 @@
+"""``%tutor`` and ``%%tutor``: ask the course tutor from a notebook cell.
+
+The magics talk only to the chat API of the Jupyter server that started this kernel,
+with what its tutor extension put in the kernel's environment.  Questions of one kernel
+(one notebook) continue one conversation, and each answer streams into the cell's
+output; interrupting the kernel stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Markdown, display
+
+from .client import ChatClient, TutorUnavailable
+from .render import Answer, NotebookView, TerminalView, history_markdown
+
+EXPLAIN = "Explain this error: {ename}: {evalue}"
+HINT = "Give me a hint for the next step of the exercise I am working on, not the answer."
+CODE = "Can you help me with this code?"
+
+_OPTIONS = re.compile(r"\s*((?:-\S+\s*)*)(.*)", re.DOTALL)
+
+
+@magics_class
+class TutorMagics(Magics):
+    """The ``%tutor`` magics, with this kernel's conversation."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        #: The conversation this kernel's questions continue.
+        self.conversation_id: str | None = None
+
+    @property
+    def in_notebook(self) -> bool:
+        """A kernel behind a notebook (not terminal IPython)."""
+        return getattr(self.shell, "kernel", None) is not None
+
+    @magic_arguments()
+    @argument("-h", "--help", action="store_true", help="Show this help.")
+    @argument(
+        "--new", action="store_true", help="Start a new conversation instead of continuing."
+    )
+    @argument("request", nargs="*", help="QUESTION, or explain | hint | history | chat")
+    @line_cell_magic
+    def tutor(self, line: str, cell: str | None = None) -> Any:
+        """Ask the course tutor; the answer streams into the output below.
+
+        %tutor QUESTION        ask a question
+        %%tutor [QUESTION]     ask about the code in the rest of the cell
+        %tutor explain [NOTE]  explain the last exception raised in this kernel
+        %tutor hint [NOTE]     get the next hint for the exercise you are working on
+        %tutor history         show this notebook's conversation with the tutor
+        %tutor chat            open a chat box in the output area
+
+        Interrupt the kernel (the stop button, or Ctrl-C) to stop an answer.
+        """
+        options, rest = _OPTIONS.match(line).groups()  # type: ignore[union-attr]
+        args = parse_argstring(self.tutor, options)
+        if args.new:
+            self.conversation_id = None
+        command, _, note = rest.strip().partition(" ")
+        if args.help or not (rest.strip() or cell):
+            self.say(self.tutor.__doc__ or "")
+        elif cell is not None:
+            self.ask(rest.strip() or CODE, code=cell)
+        elif command == "explain":
+            self.explain(note.strip())
+        elif command == "hint":
+            self.ask(HINT + (f"\n\n{note.strip()}" if note.strip() else ""), kind="hint")
+        elif command == "history":
+            self.history()
+        elif command == "chat":
+            return self.chat()
+        else:
+            self.ask(rest.strip())
+        return None
+
+    def say(self, text: str) -> None:
+        """Show a message (Markdown in a notebook, plain text in a terminal)."""
+        if self.in_notebook:
+            display(Markdown(text))
+        else:
+            print(text)
+
+    def ask(
+        self,
+        message: str,
+        *,
+        kind: str = "question",
+        code: str | None = None,
+        error: dict[str, Any] | None = None,
+        view: Any = None,
+    ) -> Answer:
+        """Ask, streaming the answer into ``view`` (by default: this cell's output)."""
+        view = view or (NotebookView() if self.in_notebook else TerminalView())
+        answer = Answer()
+        body: dict[str, Any] = {"message": message, "context": self.context(kind, code, error)}
+        if self.conversation_id:
+            body["conversation_id"] = self.conversation_id
+        try:
+            client = ChatClient.from_environment()
+            view.update(answer)
+            with client.chat(body) as events:
+                for event in events:
+                    printed = answer.feed(event)
+                    self.conversation_id = answer.conversation_id or self.conversation_id
+                    view.update(answer, printed)
+        except KeyboardInterrupt:
+            if answer.conversation_id:
+                client.stop(answer.conversation_id)
+            answer.stop_reason = "stopped"
+        except TutorUnavailable as err:
+            answer.error = str(err)
+        if not answer.ended:
+            answer.error = "The answer broke off before it ended. Ask again."
+        view.finish(answer)
+        return answer
+
+    def context(
+        self, kind: str, code: str | None = None, error: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Where this question comes from: the notebook, its running cell, code, error."""
+        context: dict[str, Any] = {"kind": kind}
+        notebook = os.environ.get("JPY_SESSION_NAME", "")
+        if notebook.endswith(".ipynb"):
+            context["notebook_path"] = notebook
+        cell_id = self._running_cell_id()
+        if cell_id:
+            context["cell_id"] = cell_id
+        if code and code.strip():
+            context["code"] = code
+        if error:
+            context["error"] = error
+        return context
+
+    def _running_cell_id(self) -> str | None:
+        """The id JupyterLab sends with the cell being run (none in other frontends)."""
+        kernel = getattr(self.shell, "kernel", None)
+        try:
+            parent = kernel.get_parent() if kernel is not None else {}
+        except Exception:
+            return None
+        cell_id = (parent or {}).get("metadata", {}).get("cellId")
+        return cell_id if isinstance(cell_id, str) else None
+
+    def explain(self, note: str = "") -> None:
+        error = last_exception()
+        if error is None:
+            self.say(
+                "No exception has been raised in this kernel yet: run the cell that fails, "
+                "then `%tutor explain` in the next cell."
+            )
+            return
+        message = EXPLAIN.format(**error) + (f"\n\n{note}" if note else "")
+        self.ask(message, kind="explain", error=error)
+
+    def history(self) -> None:
+        try:
+            client = ChatClient.from_environment()
+            if self.conversation_id is None:
+                notebook = os.environ.get("JPY_SESSION_NAME", "")
+                found = client.get("conversations", notebook=notebook) if notebook else {}
+                listed = found.get("conversations") or []
+                self.conversation_id = listed[0]["id"] if listed else None
+            if self.conversation_id is None:
+                self.say("No conversation with the tutor from this notebook yet: ask with "
+                         "`%tutor QUESTION`.")
+                return
+            conversation = client.get(f"conversations/{self.conversation_id}")
+        except TutorUnavailable as err:
+            self.say(str(err))
+            return
+        self.say(history_markdown(conversation))
+
+    def chat(self) -> Any:
+        if not self.in_notebook:
+            self.say("The chat box needs a notebook; here, ask with %tutor QUESTION.")
+            return None
+        from .widget import ChatWidget
+
+        return ChatWidget(self)
+
+
+def last_exception() -> dict[str, Any] | None:
+    """The last exception IPython recorded in this kernel, as nbformat stores errors."""
+    value = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    if value is None:
+        return None
+    lines = traceback.format_exception(type(value), value, value.__traceback__)
+    return {
+        "ename": type(value).__name__,
+        "evalue": str(value),
+        "traceback": [line.rstrip("\n") for line in lines],
+    }

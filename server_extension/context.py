@@ -1,0 +1,156 @@
+"""What the model is told about where the student is: the notebook context of a question.
+
+The client says which notebook and cell; the orchestrator reads the notebook itself and
+adds the cell's source, its error (without colour codes) and the cells around it, most
+important first, until the token budget is spent.  The result goes to the gateway as the
+caller's system notes, which the gateway ranks below the tutor's own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .chat_request import QuestionContext
+from .notebook import (
+    NotebookUnavailable,
+    cell_errors,
+    cell_source,
+    clip,
+    describe_cell,
+    find_cell,
+    load_notebook,
+    strip_ansi,
+)
+
+#: A rough characters-per-token ratio for English and code; budgets are estimates.
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    text: str
+    #: Which end of the text to keep when it must be cut: ``head``, ``tail`` or ``both``.
+    keep: str = "both"
+
+
+@dataclass(frozen=True)
+class NotebookContext:
+    """The context of one question: text for the model, and where the student is."""
+
+    notes: str
+    notebook_path: str | None
+    cell_index: int | None
+    cell_id: str | None = None
+    has_code: bool = False
+    #: The exception's name, when the question comes with an error (sent or found).
+    error_type: str | None = None
+
+    def header(self, kind: str) -> dict[str, Any]:
+        """The ``X-Tutor-Context`` the gateway reads (it applies the course's policy)."""
+        return {
+            "notebook_path": self.notebook_path,
+            "cell_index": self.cell_index,
+            "cell_id": self.cell_id,
+            "kind": kind,
+            "has_code": self.has_code,
+            "has_error": self.error_type is not None,
+            "error_type": self.error_type,
+        }
+
+
+async def build_context(
+    contents_manager: Any,
+    context: QuestionContext,
+    notebook_path: str | None,
+    *,
+    token_budget: int,
+    nearby_cells: int,
+) -> NotebookContext:
+    """Gather the question's context and trim it to ``token_budget`` tokens.
+
+    ``notebook_path`` is ``context.notebook_path`` already made relative to the root.
+    Order of importance: the error asked about, the code asked about, the active cell
+    with its error output, then neighbouring cells, nearest first.
+    """
+    sections: list[Section] = []
+    error_type = context.error.ename if context.error else None
+    has_code = bool(context.code and context.code.strip())
+    cell_id = context.cell_id
+    if context.error:
+        tb = strip_ansi("\n".join(context.error.traceback))
+        head = f"{context.error.ename}: {strip_ansi(context.error.evalue)}"
+        sections.append(Section("The error the student asks about", f"{head}\n{tb}", "tail"))
+    if context.code:
+        sections.append(Section("The code the student asks about", context.code))
+    cell_index = context.cell_index
+    if notebook_path:
+        try:
+            notebook = await load_notebook(contents_manager, notebook_path)
+        except NotebookUnavailable as err:
+            sections.append(Section("Notebook", str(err)))
+        else:
+            cells = notebook.get("cells", [])
+            cell_index = find_cell(cells, context.cell_id, context.cell_index)
+            sections.extend(_cell_sections(cells, cell_index, nearby_cells))
+            if cell_index is not None:
+                cell = cells[cell_index]
+                cell_id = cell.get("id") or cell_id
+                has_code = has_code or bool(cell_source(cell).strip())
+                errors = cell_errors(cell)
+                error_type = error_type or (errors[-1].ename if errors else None)
+    where = _where(notebook_path, cell_index)
+    return NotebookContext(
+        notes=_fit(where, sections, token_budget * CHARS_PER_TOKEN),
+        notebook_path=notebook_path,
+        cell_index=cell_index,
+        cell_id=cell_id,
+        has_code=has_code,
+        error_type=error_type or None,
+    )
+
+
+def _cell_sections(cells: list[Any], active: int | None, nearby: int) -> list[Section]:
+    if active is None:
+        return []
+    unlimited = 1 << 30
+    sections = [Section("The active cell", describe_cell(active, cells[active], unlimited))]
+    for distance in range(1, nearby + 1):
+        for index in (active - distance, active + distance):
+            if 0 <= index < len(cells):
+                where = "above" if index < active else "below"
+                sections.append(
+                    Section(
+                        f"A cell {where} it",
+                        describe_cell(index, cells[index], unlimited),
+                    )
+                )
+    return sections
+
+
+def _where(notebook_path: str | None, cell_index: int | None) -> str:
+    if not notebook_path:
+        return "The student asks from Jupyter, outside any notebook."
+    if cell_index is None:
+        return f"The student is working in the notebook {notebook_path}."
+    return f"The student is working in the notebook {notebook_path}, at cell {cell_index}."
+
+
+def _fit(header: str, sections: list[Section], budget_chars: int) -> str:
+    """``header`` and as much of each section as fits, in order of importance.
+
+    Each section may take what the ones before it left; one that does not fit whole is
+    cut at the end that matters least, and the rest are left out.
+    """
+    parts = [header]
+    remaining = budget_chars - len(header)
+    for section in sections:
+        title = f"\n\n## {section.title}\n"
+        room = remaining - len(title)
+        if room < 80:
+            break
+        text = clip(section.text, room, keep=section.keep)
+        parts.append(title + text)
+        remaining -= len(title) + len(text)
+    return "".join(parts)

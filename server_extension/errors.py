@@ -1,0 +1,46 @@
+"""The two ways something goes wrong while answering, each written for its reader.
+
+A :class:`ChatError` ends the answer: its message is shown to the student.  A
+:class:`ToolError` ends only a tool call: its message goes back to the model as an
+``is_error`` tool result, and the answer goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_STATUS_OF_CODE = {
+    "bad_request": 400,
+    "unauthorized": 403,
+    "budget_exceeded": 429,
+    "rate_limited": 429,
+    "unavailable": 503,
+    "upstream": 502,
+    "internal": 500,
+}
+
+
+class ChatError(Exception):
+    """An answer failed; ``message`` is written for the student, ``code`` for clients."""
+
+    def __init__(
+        self, code: str, message: str, retry_after: int | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        #: The HTTP status when the error refuses a request (not when it ends a stream);
+        #: by default the code's usual status.
+        self.status = status or _STATUS_OF_CODE.get(code, 500)
+
+    def event(self) -> dict[str, Any]:
+        """The ``error`` event of the chat API."""
+        event: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            event["retry_after"] = self.retry_after
+        return event
+
+
+class ToolError(Exception):
+    """A tool could not do its job; the message tells the model what happened."""

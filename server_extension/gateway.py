@@ -1,0 +1,178 @@
+"""The orchestrator's one way to the hub side: the tutor gateway.
+
+Model requests go through the official ``anthropic`` SDK (the gateway speaks the Messages
+API); course search and stored conversations are small JSON calls.  Every call carries
+this server's JupyterHub API token (the server's own token in single-user mode), and every
+failure becomes a :class:`ChatError` whose message the student can act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anthropic
+import httpx
+
+from .errors import ChatError
+
+#: Gateway error types (Anthropic's) and the chat API's codes for them.
+_CODE_OF_TYPE = {
+    "invalid_request_error": "bad_request",
+    "not_found_error": "bad_request",
+    "request_too_large": "bad_request",
+    "authentication_error": "unauthorized",
+    "permission_error": "unauthorized",
+    "rate_limit_error": "rate_limited",
+    "overloaded_error": "unavailable",
+    "api_error": "upstream",
+}
+
+
+def unreachable(err: Exception) -> ChatError:
+    return ChatError(
+        "unavailable",
+        "The tutor service cannot be reached right now. Try again in a minute; if this "
+        f"persists, tell your instructor ({type(err).__name__}).",
+    )
+
+
+def error_from_status(
+    status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> ChatError:
+    """A gateway refusal (Anthropic's error format) as a :class:`ChatError`."""
+    inner = body.get("error") if isinstance(body, dict) else None
+    inner = inner if isinstance(inner, dict) else {}
+    error_type = str(inner.get("type") or "")
+    message = str(inner.get("message") or "")
+    retry_after = _retry_after(headers)
+    # The gateway names a refusal more precisely than its HTTP status can.
+    code = (headers or {}).get("x-tutor-error-code") or _CODE_OF_TYPE.get(error_type)
+    if code is None:
+        code = {401: "unauthorized", 403: "unauthorized", 429: "rate_limited"}.get(status)
+        code = code or ("unavailable" if status in (502, 503, 504, 529) else "upstream")
+    if not message:
+        message = {
+            "unauthorized": "The tutor did not accept this server's credentials. Restart "
+            "your server from the hub's home page.",
+            "rate_limited": "Too many questions at once. Wait a moment and ask again.",
+            "unavailable": "The tutor is unavailable right now. Try again in a minute.",
+        }.get(code, f"The tutor could not answer (status {status}). Try again.")
+    # A refusal of the caller (404: no such conversation) keeps its status.
+    return ChatError(code, message, retry_after, status if 400 <= status < 500 else None)
+
+
+def error_from_sdk(err: anthropic.APIError) -> ChatError:
+    """An SDK exception (HTTP refusal, mid-stream ``error`` event, network) as a ChatError."""
+    if isinstance(err, anthropic.APIStatusError):
+        return error_from_status(err.status_code, err.body, err.response.headers)
+    if isinstance(err, anthropic.APIConnectionError):
+        return unreachable(err)
+    # A mid-stream `error` event has no status of its own: judge it by its type.
+    body = err.body if isinstance(err.body, dict) else {"error": {"message": str(err)}}
+    return error_from_status(500, body)
+
+
+def citations_from_header(value: str | None) -> list[dict[str, Any]]:
+    """The passages the gateway grounded the answer in (``X-Tutor-Citations``)."""
+    if not value:
+        return []
+    try:
+        items = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except ValueError:
+        return []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> int | None:
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(1, int(float(value))) if value else None
+    except ValueError:
+        return None
+
+
+class GatewayClient:
+    """Calls to the gateway at ``url`` (its prefix, e.g. ``…/services/tutor/``).
+
+    ``url`` and ``ready`` are callables because in single-user mode the gateway is mounted
+    in this very server, whose port is known only once it listens, and whose database
+    opens in the background.
+    """
+
+    def __init__(
+        self,
+        url: Callable[[], str],
+        token: str,
+        timeout: float,
+        ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._url = url
+        self._token = token
+        self._timeout = timeout
+        self._ready = ready
+        self._sdk: anthropic.AsyncAnthropic | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    async def ready(self) -> None:
+        """Wait until the gateway can answer (single-user mode opens it in the background)."""
+        if self._ready is not None:
+            try:
+                await self._ready()
+            except Exception as err:
+                raise ChatError(
+                    "unavailable",
+                    f"The tutor's local service could not start: {err}. Check the server's "
+                    "log, and TUTOR_DATABASE_URL if you set it.",
+                ) from err
+
+    @property
+    def sdk(self) -> anthropic.AsyncAnthropic:
+        """The Messages API client (no retries: the gateway retries upstream itself)."""
+        if self._sdk is None:
+            self._sdk = anthropic.AsyncAnthropic(
+                base_url=self._url().rstrip("/"),
+                # The gateway identifies the caller by this token; never a model key.
+                auth_token=self._token or "no-token",
+                max_retries=0,
+                timeout=self._timeout,
+            )
+        return self._sdk
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self._url(),
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=min(self._timeout, 30.0),
+            )
+        return self._http
+
+    async def get_json(self, path: str, **params: Any) -> Any:
+        return await self._json("GET", path, params=params or None)
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return await self._json("POST", path, json=body)
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        await self.ready()
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise unreachable(err) from err
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            raise error_from_status(response.status_code, body, response.headers)
+        return body
+
+    async def close(self) -> None:
+        if self._sdk is not None:
+            await self._sdk.close()
+        if self._http is not None:
+            await self._http.aclose()

@@ -1,0 +1,169 @@
+"""The chat API's handlers under ``{base_url}tutor/api/`` (see docs/chat-api.md).
+
+They are Jupyter ``APIHandler``s, so the server's own authentication, XSRF and origin
+rules apply; in addition they accept the kernel token of :mod:`.kernel_access` (and are
+the only handlers that do).  Errors are JSON ``{"error": {"type", "message"}}`` written
+for the student; tracebacks go to the server's log only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from jupyter_tutor.chat import API_PATH, KERNEL_TOKEN_HEADER
+from jupyter_tutor.sse import ClientGone, EventStreamMixin
+
+from .chat_request import BadRequest, ChatRequest, parse_conversation_id
+from .errors import ChatError
+from .kernel_access import KernelTokenIdentity, server_owner
+from .notebook import NotebookUnavailable, api_path
+
+if TYPE_CHECKING:
+    from .app import TutorExtension
+
+
+class TutorHandler(APIHandler):
+    """What the chat API's handlers share."""
+
+    def initialize(self, tutor: TutorExtension) -> None:
+        #: The extension: settings, the orchestrator and the gateway client.
+        self.tutor = tutor
+
+    @property
+    def identity_provider(self) -> Any:
+        provider = super().identity_provider
+        presented = self.request.headers.get(KERNEL_TOKEN_HEADER)
+        if presented and hmac.compare_digest(presented, self.tutor.kernel_token):
+            return KernelTokenIdentity(provider, server_owner())
+        return provider
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ChatError("bad_request", f"The body is not valid JSON: {err}.") from err
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, BadRequest):
+            exc = ChatError("bad_request", str(exc))
+        if isinstance(exc, ChatError):
+            self.set_status(exc.status)
+            error = {"type": exc.code, "message": exc.message}
+            if exc.retry_after is not None:
+                error["retry_after"] = exc.retry_after
+                self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, web.HTTPError):
+            code = {401: "unauthorized", 403: "unauthorized"}.get(status_code, "bad_request")
+            message = exc.log_message or self._reason
+            if code == "unauthorized" and not getattr(self, "_jupyter_current_user", None):
+                message = "You are not signed in to this Jupyter server (or the token is wrong)."
+            elif code == "unauthorized":  # signed in by cookie, but without the XSRF token
+                message = f"The request was refused ({message}); reload the page."
+            error = {"type": code if status_code < 500 else "internal", "message": message}
+        else:
+            error = {
+                "type": "internal",
+                "message": "The tutor hit an unexpected problem. Try again; if it persists, "
+                "tell your instructor.",
+            }
+        self.finish(json.dumps({"error": error}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Refusals are expected: log them in one line, keep tracebacks for real crashes."""
+        if isinstance(value, ChatError | BadRequest):
+            self.log.info("Tutor %s refused: %s", self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class ChatHandler(EventStreamMixin, TutorHandler):
+    """``POST chat``: a question in, the answer as an event stream."""
+
+    _answer: asyncio.Future[None] | None = None
+
+    @web.authenticated
+    async def post(self) -> None:
+        request = ChatRequest.parse(self.json_body())
+        self.tutor.check_available()
+        self.start_event_stream()
+        answer = self.tutor.orchestrator.answer(request, self.send_event)
+        self._answer = asyncio.ensure_future(answer)
+        try:
+            await self._answer
+        except (ClientGone, asyncio.CancelledError):
+            self.log.info("The client left before the tutor's answer ended")
+            return
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        """The client left: stop working on an answer nobody reads."""
+        if self._answer is not None:
+            self._answer.cancel()
+
+
+class StopHandler(TutorHandler):
+    """``POST stop``: stop the answer running in a conversation."""
+
+    @web.authenticated
+    def post(self) -> None:
+        body = self.json_body()
+        conversation_id = parse_conversation_id(
+            body.get("conversation_id") if isinstance(body, dict) else None
+        )
+        if conversation_id is None:
+            raise ChatError("bad_request", "`conversation_id` is required: which answer to stop.")
+        if not self.tutor.orchestrator.stop(conversation_id):
+            raise ChatError(
+                "bad_request", "Nothing is being answered in this conversation.", status=404
+            )
+        self.finish(json.dumps({"stopped": True}))
+
+
+class ConversationListHandler(TutorHandler):
+    """``GET conversations``: the student's conversations, newest first.
+
+    ``?notebook=PATH`` keeps those asked from that notebook (``%tutor history``).
+    """
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.tutor.check_available()
+        found = await self.tutor.gateway.get_json("api/conversations")
+        notebook = self.get_argument("notebook", None)
+        if notebook and isinstance(found, dict):
+            try:
+                wanted = api_path(notebook, self.tutor.serverapp.root_dir)
+            except NotebookUnavailable as err:
+                raise ChatError("bad_request", str(err)) from err
+            found["conversations"] = [
+                c for c in found.get("conversations", []) if c.get("notebook_path") == wanted
+            ]
+        self.finish(json.dumps(found))
+
+
+class ConversationHandler(TutorHandler):
+    """``GET conversations/{id}``: one conversation with its messages."""
+
+    @web.authenticated
+    async def get(self, conversation_id: str) -> None:
+        self.tutor.check_available()
+        key = parse_conversation_id(conversation_id)
+        self.finish(json.dumps(await self.tutor.gateway.get_json(f"api/conversations/{key}")))
+
+
+def chat_api_routes(tutor: TutorExtension) -> list[tuple[str, type, dict[str, Any]]]:
+    """The routes, relative to the server's base URL."""
+    kwargs = {"tutor": tutor}
+    return [
+        (f"/{API_PATH}chat", ChatHandler, kwargs),
+        (f"/{API_PATH}stop", StopHandler, kwargs),
+        (f"/{API_PATH}conversations", ConversationListHandler, kwargs),
+        (f"/{API_PATH}conversations/([^/]+)", ConversationHandler, kwargs),
+    ]
