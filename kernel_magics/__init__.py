@@ -10,6 +10,8 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import TutorMagics
+    from .magics import TutorMagics, keep_question_marks
 
     ipython.register_magics(TutorMagics(ipython))
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)

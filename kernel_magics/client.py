@@ -11,7 +11,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlparse
 
@@ -69,10 +69,8 @@ class ChatClient:
 
     def stop(self, conversation_id: str) -> None:
         """Ask the server to stop an answer (best effort: it may have ended already)."""
-        try:
+        with suppress(httpx.HTTPError):
             self._http.post("stop", json={"conversation_id": conversation_id}, timeout=5)
-        except httpx.HTTPError:
-            pass
 
     def get(self, path: str, **params: str) -> Any:
         try:

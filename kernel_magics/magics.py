@@ -26,6 +26,26 @@ HINT = "Give me a hint for the next step of the exercise I am working on, not th
 CODE = "Can you help me with this code?"
 
 _OPTIONS = re.compile(r"\s*((?:-\S+\s*)*)(.*)", re.DOTALL)
+_LINE_MAGIC = re.compile(r"^(\s*)%tutor\b(.*?)\s*$")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """An input transformer: ``%tutor Why…?`` stays a question.
+
+    IPython reads a line ending in ``?`` as a help request (``list?``) before it sees the
+    magic, so such ``%tutor`` lines are turned into the magic's call first.  The body of
+    a ``%%`` cell magic is left alone.
+    """
+    if lines and lines[0].lstrip().startswith("%%"):
+        return lines
+    out = []
+    for line in lines:
+        match = _LINE_MAGIC.match(line)
+        if match and match.group(2).endswith("?"):
+            indent, argument = match.group(1), match.group(2).strip()
+            line = f"{indent}get_ipython().run_line_magic('tutor', {argument!r})\n"
+        out.append(line)
+    return out
 
 
 @magics_class

@@ -19,7 +19,7 @@ from tornado.httpserver import HTTPServer
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
-from jupyter_tutor import __version__
+from jupyter_tutor import __version__, tracing
 
 from ..db import Database, DatabaseError
 from ..gateway.app import make_app
@@ -99,6 +99,7 @@ class GatewayApp(Application):
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
+        tracing.configure("jupyter-tutor-gateway")
         database = Database(parent=self)
         gateway = TutorGateway(parent=self, log=self.log)
         try:
@@ -132,6 +133,7 @@ class GatewayApp(Application):
         server.stop()
         await gateway.pool.close()
         database.close()
+        tracing.shutdown()
 
 
 main = GatewayApp.launch_instance

@@ -44,6 +44,11 @@ TOOL_USES = Counter(
     "Tool calls the model made, by tool name.",
     ["tool"],
 )
+TOOL_RESULTS = Counter(
+    "tutor_gateway_tool_results_total",
+    "Tool results reported back to the model, by tool and outcome (is_error true/false).",
+    ["tool", "is_error"],
+)
 OPEN_STREAMS = Gauge("tutor_gateway_open_streams", "Answers being streamed right now.")
 RETRIEVAL_SECONDS = Histogram(
     "tutor_gateway_retrieval_seconds",

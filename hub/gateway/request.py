@@ -14,6 +14,7 @@ from typing import Any
 from traitlets import Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from . import metrics
 from .errors import GatewayError, bad_request
 
 #: Messages API parameters forwarded upstream; anything else is dropped (sampling knobs
@@ -73,6 +74,30 @@ def latest_question(messages: list[dict[str, Any]]) -> str:
             if text.strip():
                 return text
     return ""
+
+
+def count_tool_results(messages: list[dict[str, Any]]) -> None:
+    """Count the tool results this request reports (each once: only the newest message's).
+
+    The orchestrator resends the whole history every round, so only the ``tool_result``
+    blocks of the last user message are new; their tool's name comes from the matching
+    ``tool_use`` block of the assistant message before it.
+    """
+    last = messages[-1]
+    if last.get("role") != "user" or not isinstance(last.get("content"), list):
+        return
+    names = {}
+    if len(messages) > 1 and isinstance(messages[-2].get("content"), list):
+        names = {
+            b.get("id"): str(b.get("name", "unknown"))[:64]
+            for b in messages[-2]["content"]
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        }
+    for block in last["content"]:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            tool = names.get(block.get("tool_use_id"), "unknown")
+            outcome = "true" if block.get("is_error") else "false"
+            metrics.TOOL_RESULTS.labels(tool, outcome).inc()
 
 
 def _check_content(content: Any, what: str) -> None:
@@ -151,6 +176,7 @@ class ModelPolicy(LoggingConfigurable):
         params = {k: body[k] for k in FORWARDED_PARAMS if k in body}
         params["max_tokens"] = min(max_tokens, self.max_tokens_cap)
         request = MessagesRequest(params=params, stream=stream, question=latest_question(messages))
+        count_tool_results(messages)
         if self.simple_model and self._is_simple(request):
             params["model"] = self.simple_model
         return request

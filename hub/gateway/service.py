@@ -19,6 +19,8 @@ from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from jupyter_tutor import tracing
+
 from ..policy.guardrails import Guardrails
 from . import metrics
 from .metering import Metering
@@ -105,10 +107,13 @@ class TutorGateway(LoggingConfigurable):
 
         started = time.monotonic()
         try:
-            return await asyncio.wait_for(
-                asearch(self.pool, self.embedder, course, question, k),
-                timeout=self.retrieval_timeout,
-            )
+            with tracing.span("gateway.retrieval", course=course, k=k) as span:
+                hits = await asyncio.wait_for(
+                    asearch(self.pool, self.embedder, course, question, k),
+                    timeout=self.retrieval_timeout,
+                )
+                span.set_attribute("passages", len(hits))
+                return hits
         except Exception:
             self.log.warning("Retrieval failed; answering without passages", exc_info=True)
             return []

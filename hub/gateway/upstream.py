@@ -14,6 +14,8 @@ import anthropic
 from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from jupyter_tutor import tracing
+
 from . import metrics
 from .breaker import CircuitBreaker
 from .errors import GatewayError, rate_limited, unavailable
@@ -92,7 +94,10 @@ class Upstream(LoggingConfigurable):
                 wait,
             )
         try:
-            result = await self.client.messages.create(**params, stream=stream)
+            # For a stream, the span covers the time to the response's headers; the relay
+            # that follows is the request span's.
+            with tracing.span("gateway.upstream", model=params.get("model"), stream=stream):
+                result = await self.client.messages.create(**params, stream=stream)
         except anthropic.APIStatusError as err:
             raise self.translate(err) from err
         except anthropic.APIConnectionError as err:
