@@ -35,6 +35,7 @@ from psycopg_pool import ConnectionPool
 
 from jupyter_tutor_hub.course.embedder import Embedder, SentenceTransformerEmbedder
 from jupyter_tutor_hub.course.ingest import ingest_course
+from jupyter_tutor_hub.course.query import prepare
 from jupyter_tutor_hub.course.search import MODES, search
 from jupyter_tutor_hub.course.vector_index import ensure_vector_index
 from jupyter_tutor_hub.db import Database
@@ -71,7 +72,7 @@ class PrecomputedEmbedder(Embedder):
         self.vectors = vectors
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.vectors[text]
+        return self.vectors[text]  # keyed by the prepared question, as search embeds it
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -158,7 +159,7 @@ def synthetic_course(url: str, size: int, seed_rows: list) -> dict[str, Any]:
                 words = [w for w in text.split() if rng.random() > 0.2]
                 words += rng.sample(vocabulary, 5)
                 rng.shuffle(words)
-                noisy = vector + noise.normal(0, 0.03, len(vector))
+                noisy = vector.to_numpy() + noise.normal(0, 0.03, vector.dimensions())
                 copy.write_row(
                     (
                         documents[n % len(documents)],
@@ -237,7 +238,8 @@ def main() -> None:
         timings, vectors = [], {}
         for question in questions:
             started = time.perf_counter()
-            vectors[question] = model.embed_query(question)
+            semantic = prepare(question).semantic
+            vectors[semantic] = model.embed_query(semantic)
             timings.append(time.perf_counter() - started)
         result["embed_query"] = percentiles(timings)
         precomputed = PrecomputedEmbedder(model.model_name, vectors)

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from hub_harness import free_port
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.blocking import BlockingKernelClient
 
 from jupyter_tutor.sse import iter_event_data
@@ -192,6 +193,36 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     raise TimeoutError(f"jupyter server did not start:\n{server.log()[-3000:]}")
+
+
+class ServerKernel:
+    """What nbclient needs of a kernel manager, for a kernel the Jupyter server started.
+
+    nbclient then executes a notebook on a kernel with exactly the environment and
+    extensions the server gives its kernels (what JupyterLab would get).
+    """
+
+    has_kernel = True
+
+    def __init__(self, server: RunningServer, kernel_id: str) -> None:
+        self.server = server
+        self.kernel_id = kernel_id
+
+    def client(self, **kwargs: Any) -> AsyncKernelClient:
+        client = AsyncKernelClient(**kwargs)
+        client.load_connection_file(
+            str(self.server.runtime_dir / f"kernel-{self.kernel_id}.json")
+        )
+        return client
+
+    async def is_alive(self) -> bool:
+        return self.server.request("GET", f"api/kernels/{self.kernel_id}").status_code == 200
+
+    async def interrupt_kernel(self) -> None:
+        self.server.request("POST", f"api/kernels/{self.kernel_id}/interrupt")
+
+    async def cleanup_resources(self) -> None:
+        """The server owns the kernel: nothing to clean up here."""
 
 
 def run_in(client: BlockingKernelClient, code: str) -> tuple[dict, str]:

@@ -302,6 +302,7 @@ def test_traceback_noise_is_removed_from_questions() -> None:
         "ZeroDivisionError: division by zero",
     ]
     assert prepare(question).terms[:3] == ("why", "zerodivisionerror", "average")
+    assert clean_question("11 // 2 gives 5\n  2 spaces") == "11 // 2 gives 5\n2 spaces"
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -93,6 +93,17 @@ def test_a_changed_notebook_reembeds_only_its_changed_chunks(pool, course_dir) -
     assert raise_cell == [(43,)]  # was cell 42, one cell was inserted above
 
 
+def test_a_moved_file_reuses_its_embeddings(pool, course_dir) -> None:
+    ingest_course(pool, CountingEmbedder(), course_dir, "tour")
+    (course_dir / "notebooks").rename(course_dir / "lessons")
+    embedder = CountingEmbedder()
+    summary = ingest_course(pool, embedder, course_dir, "tour")
+    assert embedder.texts == [] and summary.embedded == 0
+    assert summary.files_removed == 2 and summary.chunks_added == summary.chunks_removed > 10
+    dimensions = rows(pool, "SELECT DISTINCT embedding_dim, vector_dims(embedding) FROM chunks")
+    assert dimensions == [(384, 384)]
+
+
 def test_deleted_and_broken_files(pool, course_dir) -> None:
     ingest_course(pool, CountingEmbedder(), course_dir, "tour")
     (course_dir / "helpers.py").unlink()

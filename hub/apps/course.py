@@ -124,7 +124,8 @@ class PublishApp(_OneFolder):
     def start(self) -> None:
         course = read_course(self.folder())
         for problem in course.problems:
-            print(problem, file=sys.stderr)
+            if problem.severity != "error":  # errors are listed when publishing refuses
+                print(problem, file=sys.stderr)
         database = Database(parent=self)
         try:
             pool = database.open_pool()

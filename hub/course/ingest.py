@@ -322,7 +322,7 @@ def _embeddings(
             " WHERE course_id = %s AND content_hash = ANY(%s) AND embedding IS NOT NULL",
             (course, list(wanted)),
         ).fetchall()
-    vectors: dict[str, Any] = dict(rows)
+    vectors: dict[str, Any] = {content_hash: vector.to_numpy() for content_hash, vector in rows}
     missing = [h for h in wanted if h not in vectors]
     if missing:
         embedded = embedder.embed_documents([wanted[h] for h in missing])

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 #: Most words in the full-text query (a long pasted log must not make it huge).
 MAX_TERMS = 32
 
-_NOISE = [
-    re.compile(r"\x1b\[[0-9;?]*[A-Za-z]"),  # ANSI colours of IPython tracebacks
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours of IPython tracebacks
+_TRACEBACK = re.compile(r"Traceback \(most recent|^\s*-*> ?\d|Cell In ?\[|File \"", re.MULTILINE)
+#: Removed only from questions that hold a traceback ("11 // 2" must keep its 11).
+_TRACEBACK_NOISE = [
     re.compile(r"^\s*[-=_~^]{3,}\s*$", re.MULTILINE),  # rulers and caret markers
     re.compile(r"Traceback \(most recent call last\):?"),
     re.compile(r'^\s*File "[^"]*", line \d+.*$', re.MULTILINE),
@@ -40,9 +42,10 @@ class PreparedQuery:
 
 def clean_question(question: str) -> str:
     """``question`` without traceback noise, whitespace collapsed."""
-    text = question
-    for pattern in _NOISE:
-        text = pattern.sub(" ", text)
+    text = _ANSI.sub("", question)
+    if _TRACEBACK.search(text):
+        for pattern in _TRACEBACK_NOISE:
+            text = pattern.sub(" ", text)
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
 

@@ -6,10 +6,10 @@ solution.  The guard compares the answer, as it streams, with the course's prote
 cells: both are cut into tokens, identifiers are renamed to one placeholder (so renamed
 variables still match) while keywords, builtins, attribute names, numbers and string texts
 are kept, comments, whitespace and quote styles are dropped, and overlapping runs of ``n``
-tokens (n-grams) are looked up.  Runs that also occur in student-visible material of the same notebooks (the
-exercise's own stub and statement) do not count.  When one protected cell has enough of
-its n-grams reproduced, the rest of that content block is withheld and replaced with a
-short explanation, in the live stream and therefore in what is stored.
+tokens (n-grams) are looked up.  Runs that also occur in student-visible material of the
+same notebooks (the exercise's own stub and statement) do not count.  When one protected
+cell has enough of its n-grams reproduced, the rest of that content block is withheld and
+replaced with a short explanation, in the live stream and therefore in what is stored.
 
 Streaming stays live: text is held back only while it is suspicious (it has just matched
 a protected run) or is an unfinished line inside a code fence; honest answers pass

@@ -2,7 +2,10 @@
 
 The tutor's rules come first and the caller's own system text last, labelled as lower
 priority: a student who edits their server can add to the prompt, never replace it.
-Retrieved course passages sit between the two, numbered for citation.
+Between the two: the course's settings (persona, language), the instructor's policy where
+the student is (help policy, rung of the hint ladder, objectives, notes, avoid-list; all
+from the published course, see ``jupyter_tutor_hub.policy``), and the retrieved course
+passages, numbered for citation.
 """
 
 from __future__ import annotations

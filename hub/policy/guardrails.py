@@ -144,7 +144,7 @@ class Guardrails(LoggingConfigurable):
         request_id: str,
     ) -> None:
         """Climb the ladder and store the question's facts (new questions only)."""
-        if not decision.new_question or not decision.course_id:
+        if not decision.new_question:
             return
         policy = decision.policy
         key = decision.ladder_key or ladder.ladder_key(None, None, None, conversation_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from ..course.search import aprotected_passages
+from ..course.search import ProtectedPassage, aprotected_passages
 from ..gateway.guard import ProtectedText
 from .config import NotebookSettings
 
@@ -35,15 +35,13 @@ async def material_version(conn: AsyncConnection, course: str) -> tuple[str | No
     return tuple(row)
 
 
-def _label(passage: object) -> str:
-    exercise = getattr(passage, "exercise", None)
-    heading = getattr(passage, "heading", "") or ""
-    path = getattr(passage, "path", "")
-    if exercise:
-        return exercise
-    if heading:
-        return heading.split(" › ")[-1]
-    return f"{path}, cell {getattr(passage, 'cell', '?')}"
+def _label(passage: ProtectedPassage) -> str:
+    """What the guard's explanation calls it: the exercise, else its section."""
+    if passage.exercise:
+        return passage.exercise
+    if passage.heading:
+        return passage.heading.split(" › ")[-1]
+    return f"{passage.path}, cell {passage.cell}"
 
 
 async def protected_material(
