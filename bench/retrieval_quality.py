@@ -144,7 +144,28 @@ def sweep(pool, embedder, args, questions, found) -> dict[str, Any]:
             {"max_chars": max_chars, "chunks": summary.chunks_added + summary.chunks_kept}
             | {mode: scores(evaluate(resized, mode, DEFAULT_FUSION)) for mode in MODES}
         )
-    return {"weighted_sum": weighted, "reciprocal_rank": reciprocal, "chunk_sizes": sizes}
+    return {
+        "weighted_sum": weighted,
+        "reciprocal_rank": reciprocal,
+        "two_fold": two_fold(found),
+        "chunk_sizes": sizes,
+    }
+
+
+def two_fold(found: list[tuple[dict, list]]) -> dict[str, Any]:
+    """The vector weight chosen on half the questions, scored on the other half."""
+    halves = [found[0::2], found[1::2]]
+    folds = []
+    for train, test in (halves, halves[::-1]):
+        weight = max(
+            (0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+            key=lambda w: scores(evaluate(train, "hybrid", Fusion(vector_weight=w)))["mrr"],
+        )
+        folds.append(
+            {"vector_weight": weight}
+            | {mode: scores(evaluate(test, mode, Fusion(vector_weight=weight))) for mode in MODES}
+        )
+    return {"folds": folds}
 
 
 if __name__ == "__main__":

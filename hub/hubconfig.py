@@ -90,7 +90,7 @@ def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]
 
 def _configured(section: Any, name: str, empty: Any) -> Any:
     """What an earlier config file (or the Zero to JupyterHub chart) already set."""
-    value = section[name] if name in section else empty
+    value = section.get(name, empty)
     return value.get_value(empty) if isinstance(value, LazyConfigValue) else value
 
 

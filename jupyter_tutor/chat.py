@@ -1,6 +1,6 @@
 """The chat API's names, shared by the student's server (which serves it) and the kernel
 magics (which call it): where it lives, how a kernel finds and authenticates to it, and
-the vocabulary of its events.  The wire format itself is documented in docs/chat-api.md.
+the kinds of question.  The wire format itself is documented in docs/chat-api.md.
 """
 
 from __future__ import annotations
@@ -17,20 +17,6 @@ TOKEN_ENV = "JUPYTER_TUTOR_TOKEN"
 #: Request header carrying :data:`TOKEN_ENV`'s value.  A header of its own (not
 #: ``Authorization``) so Jupyter's and JupyterHub's authentication never see it.
 KERNEL_TOKEN_HEADER = "X-Tutor-Kernel-Token"
-
-#: ``error`` event codes (also the ``type`` of a refused request's JSON error).
-ERROR_CODES = (
-    "budget_exceeded",
-    "rate_limited",
-    "unavailable",
-    "bad_request",
-    "unauthorized",
-    "upstream",
-    "internal",
-)
-
-#: ``done`` event stop reasons.
-STOP_REASONS = ("end_turn", "stopped", "max_tokens", "max_tool_rounds")
 
 #: What a question is about (the context's ``kind``).
 KINDS = ("question", "explain", "hint")

@@ -64,9 +64,7 @@ class TutorMagics(Magics):
 
     @magic_arguments()
     @argument("-h", "--help", action="store_true", help="Show this help.")
-    @argument(
-        "--new", action="store_true", help="Start a new conversation instead of continuing."
-    )
+    @argument("--new", action="store_true", help="Start a new conversation instead of continuing.")
     @argument("request", nargs="*", help="QUESTION, or explain | hint | history | chat")
     @line_cell_magic
     def tutor(self, line: str, cell: str | None = None) -> Any:
@@ -190,8 +188,10 @@ class TutorMagics(Magics):
                 listed = found.get("conversations") or []
                 self.conversation_id = listed[0]["id"] if listed else None
             if self.conversation_id is None:
-                self.say("No conversation with the tutor from this notebook yet: ask with "
-                         "`%tutor QUESTION`.")
+                self.say(
+                    "No conversation with the tutor from this notebook yet: ask with "
+                    "`%tutor QUESTION`."
+                )
                 return
             conversation = client.get(f"conversations/{self.conversation_id}")
         except TutorUnavailable as err:

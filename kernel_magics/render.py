@@ -33,7 +33,10 @@ ENDINGS = {
 
 @dataclass
 class ToolStep:
+    """One tool the tutor used, shown as a single line."""
+
     name: str
+    #: ``running``, ``done`` or ``error``.
     status: str = "running"
 
     @property

@@ -17,12 +17,19 @@ from typing import Any
 
 import anthropic
 
+from jupyter_tutor import tracing
 from jupyter_tutor.sse import ClientGone
 
 from .chat_request import ChatRequest
 from .context import build_context
 from .errors import ChatError
-from .gateway import GatewayClient, citations_from_header, error_from_sdk, unreachable
+from .gateway import (
+    TRANSPORT_ERRORS,
+    GatewayClient,
+    broken_off,
+    citations_from_header,
+    error_from_sdk,
+)
 from .history import repair, with_question
 from .notebook import NotebookUnavailable, api_path
 from .tools import Scope, Toolbox
@@ -70,6 +77,7 @@ class Orchestrator:
                 "bad_request",
                 "The tutor is still answering in this conversation. Wait for it, or press "
                 "Stop, before asking again.",
+                status=409,
             )
         turn = Turn(self, request, conversation_id)
         self.running[conversation_id] = turn
@@ -107,6 +115,10 @@ class Turn:
 
     async def run(self, emit: Emit) -> None:
         await emit({"type": "conversation", "conversation_id": self.conversation_id})
+        with tracing.span("orchestrator.chat", conversation_id=self.conversation_id):
+            await self._run(emit)
+
+    async def _run(self, emit: Emit) -> None:
         self._task = asyncio.ensure_future(self._answer(emit))
         if self._stopped:  # Stop arrived before the answer began
             self._task.cancel()
@@ -119,10 +131,6 @@ class Turn:
         except ChatError as err:
             await self._emit_usage(emit)
             await emit(err.event())
-            return
-        except anthropic.APIError as err:
-            await self._emit_usage(emit)
-            await emit(error_from_sdk(err).event())
             return
         except ClientGone:
             raise
@@ -194,18 +202,12 @@ class Turn:
         """One round: stream the model's message, emitting its text as it arrives."""
         try:
             sdk = self.owner.gateway.sdk
-            async with sdk.messages.stream(messages=messages, **params) as stream:
-                cited = stream.response.headers.get("x-tutor-citations")
-                for passage in citations_from_header(cited):
-                    await self._cite(passage, emit)
-                async for event in stream:
-                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                        await emit({"type": "text", "delta": event.delta.text})
-                message = await stream.get_final_message()
+            with tracing.span("orchestrator.model_call", model=params.get("model")):
+                message = await self._stream_round(sdk, messages, params, emit)
         except anthropic.APIError as err:
             raise error_from_sdk(err) from err
-        except OSError as err:
-            raise unreachable(err) from err
+        except TRANSPORT_ERRORS as err:
+            raise broken_off(err) from err
         usage = message.usage
         self.input_tokens += (
             usage.input_tokens
@@ -214,6 +216,22 @@ class Turn:
         )
         self.output_tokens += usage.output_tokens
         return message
+
+    async def _stream_round(
+        self, sdk: Any, messages: list[dict[str, Any]], params: dict[str, Any], emit: Emit
+    ) -> Any:
+        # The trace context goes along, so the gateway's spans join this trace.
+        headers = {**params["extra_headers"], **tracing.propagation_headers()}
+        async with sdk.messages.stream(
+            messages=messages, **{**params, "extra_headers": headers}
+        ) as stream:
+            cited = stream.response.headers.get("x-tutor-citations")
+            for passage in citations_from_header(cited):
+                await self._cite(passage, emit)
+            async for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    await emit({"type": "text", "delta": event.delta.text})
+            return await stream.get_final_message()
 
     async def _run_tools(
         self, content: list[dict[str, Any]], scope: Scope, emit: Emit
@@ -224,7 +242,9 @@ class Turn:
                 continue
             call = {"id": block["id"], "name": block["name"]}
             await emit({"type": "tool_call", **call, "input": block["input"]})
-            result = await self.owner.toolbox.call(block["name"], block["input"], scope)
+            with tracing.span("orchestrator.tool", tool=block["name"]) as span:
+                result = await self.owner.toolbox.call(block["name"], block["input"], scope)
+                span.set_attribute("is_error", result.is_error)
             await emit(
                 {
                     "type": "tool_result",

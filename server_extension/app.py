@@ -14,7 +14,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Integer, Unicode, default
 
-from jupyter_tutor import __version__
+from jupyter_tutor import __version__, tracing
 
 from .agent import AgentSettings, Orchestrator
 from .errors import ChatError
@@ -75,15 +75,16 @@ class TutorExtension(ExtensionApp):
     nearby_cells = Integer(
         2, help="Cells before and after the active cell offered as context."
     ).tag(config=True)
-    request_timeout = Float(
-        120.0, help="Seconds one request to the gateway may take in all."
-    ).tag(config=True)
+    request_timeout = Float(120.0, help="Seconds one request to the gateway may take in all.").tag(
+        config=True
+    )
 
     #: Why the tutor cannot answer on this server, if it cannot (shown to the student).
     unavailable_reason: str | None = None
 
     def initialize_settings(self) -> None:
         serverapp = self.serverapp
+        tracing.configure("jupyter-tutor-server")  # no-op unless OTLP export is set up
         #: The secret kernels present to reach the chat API (see kernel_access).
         self.kernel_token = new_kernel_token()
         self._local_gateway: Any = None

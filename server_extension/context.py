@@ -1,9 +1,9 @@
 """What the model is told about where the student is: the notebook context of a question.
 
 The client says which notebook and cell; the orchestrator reads the notebook itself and
-adds the cell's source, its error (without colour codes) and the cells around it, most
-important first, until the token budget is spent.  The result goes to the gateway as the
-caller's system notes, which the gateway ranks below the tutor's own rules.
+adds the cell's source, its error (without colour codes) and the cells around it, each
+with a share of the token budget weighted by how much it matters.  The result goes to the
+gateway as the caller's system notes, which the gateway ranks below the tutor's own rules.
 """
 
 from __future__ import annotations
@@ -27,12 +27,18 @@ from .notebook import (
 CHARS_PER_TOKEN = 4
 
 
+#: A section cut to less than this is left out: a few words of a cell help nobody.
+MIN_SECTION_CHARS = 80
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
     text: str
     #: Which end of the text to keep when it must be cut: ``head``, ``tail`` or ``both``.
     keep: str = "both"
+    #: Its claim on the budget relative to the others when not everything fits.
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,11 @@ async def build_context(
     if context.error:
         tb = strip_ansi("\n".join(context.error.traceback))
         head = f"{context.error.ename}: {strip_ansi(context.error.evalue)}"
-        sections.append(Section("The error the student asks about", f"{head}\n{tb}", "tail"))
+        sections.append(
+            Section("The error the student asks about", f"{head}\n{tb}", "tail", weight=3)
+        )
     if context.code:
-        sections.append(Section("The code the student asks about", context.code))
+        sections.append(Section("The code the student asks about", context.code, weight=3))
     cell_index = context.cell_index
     if notebook_path:
         try:
@@ -115,7 +123,9 @@ def _cell_sections(cells: list[Any], active: int | None, nearby: int) -> list[Se
     if active is None:
         return []
     unlimited = 1 << 30
-    sections = [Section("The active cell", describe_cell(active, cells[active], unlimited))]
+    sections = [
+        Section("The active cell", describe_cell(active, cells[active], unlimited), weight=2)
+    ]
     for distance in range(1, nearby + 1):
         for index in (active - distance, active + distance):
             if 0 <= index < len(cells):
@@ -138,19 +148,35 @@ def _where(notebook_path: str | None, cell_index: int | None) -> str:
 
 
 def _fit(header: str, sections: list[Section], budget_chars: int) -> str:
-    """``header`` and as much of each section as fits, in order of importance.
+    """``header`` and the sections, each cut to its share of the budget.
 
-    Each section may take what the ones before it left; one that does not fit whole is
-    cut at the end that matters least, and the rest are left out.
+    Sections that fit in their share are kept whole and what they leave is shared again
+    among the others by weight (so a long traceback cannot crowd out the cell it comes
+    from); a section cut at the end that matters least, or left out if its share is tiny.
     """
+    titles = [f"\n\n## {s.title}\n" for s in sections]
+    room = max(0, budget_chars - len(header) - sum(map(len, titles)))
+    sizes = _shares([len(s.text) for s in sections], [s.weight for s in sections], room)
     parts = [header]
-    remaining = budget_chars - len(header)
-    for section in sections:
-        title = f"\n\n## {section.title}\n"
-        room = remaining - len(title)
-        if room < 80:
-            break
-        text = clip(section.text, room, keep=section.keep)
-        parts.append(title + text)
-        remaining -= len(title) + len(text)
+    for section, title, size in zip(sections, titles, sizes, strict=True):
+        if size >= len(section.text) or size >= MIN_SECTION_CHARS:
+            parts.append(title + clip(section.text, size, keep=section.keep))
     return "".join(parts)
+
+
+def _shares(lengths: list[int], weights: list[int], room: int) -> list[int]:
+    """Weighted max-min fair shares of ``room`` for items of ``lengths``."""
+    sizes = [0] * len(lengths)
+    pending = list(range(len(lengths)))
+    while pending:
+        total = sum(weights[i] for i in pending)
+        fits = [i for i in pending if lengths[i] <= room * weights[i] // total]
+        if not fits:
+            for i in pending:
+                sizes[i] = room * weights[i] // total
+            break
+        for i in fits:
+            sizes[i] = lengths[i]
+            room -= lengths[i]
+            pending.remove(i)
+    return sizes

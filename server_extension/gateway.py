@@ -18,6 +18,14 @@ import httpx
 
 from .errors import ChatError
 
+try:  # anthropic 2 sends through httpx2, a fork of httpx; earlier releases through httpx
+    import httpx2
+
+    #: What a connection that breaks mid-stream raises (the SDK does not wrap it).
+    TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError, httpx2.TransportError)
+except ImportError:  # pragma: no cover - depends on the SDK's version
+    TRANSPORT_ERRORS = (httpx.TransportError,)
+
 #: Gateway error types (Anthropic's) and the chat API's codes for them.
 _CODE_OF_TYPE = {
     "invalid_request_error": "bad_request",
@@ -29,6 +37,14 @@ _CODE_OF_TYPE = {
     "overloaded_error": "unavailable",
     "api_error": "upstream",
 }
+
+
+def broken_off(err: Exception) -> ChatError:
+    return ChatError(
+        "unavailable",
+        "The connection to the tutor service broke off mid-answer. Ask again to continue "
+        f"({type(err).__name__}).",
+    )
 
 
 def unreachable(err: Exception) -> ChatError:

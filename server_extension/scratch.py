@@ -20,6 +20,7 @@ from queue import Empty
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Enum, Float, Unicode
 from traitlets.config import LoggingConfigurable
 
@@ -33,7 +34,7 @@ _SECRET_NAMES = {"JUPYTER_TOKEN"}
 
 #: Runs once in each new scratch kernel (IPython only; other kernels skip it): cuts the
 #: output of each execution to the cap inside the kernel, so a 50 MB print never travels.
-_OUTPUT_CAP = r'''
+_OUTPUT_CAP = r"""
 def cap_output(limit):
     from IPython import get_ipython
     from jupyter_client.session import extract_header
@@ -68,12 +69,13 @@ def cap_output(limit):
         return send(stream, msg_type, content, parent, *args, **kwargs)
 
     session.send = capped
-'''
+"""
 
 
 def bwrap_prefix(workdir: str, root_dir: str) -> list[str]:
     """bubblewrap arguments: no network, everything read-only but ``workdir`` and a private
-    /tmp; the server's root (the student's files) readable even when it lies under /tmp."""
+    /tmp; the server's root (the student's files) readable even when it lies under /tmp;
+    Jupyter's runtime folder (server and kernel connection secrets) hidden."""
     return [
         shutil.which("bwrap") or "bwrap",
         "--die-with-parent",
@@ -85,6 +87,7 @@ def bwrap_prefix(workdir: str, root_dir: str) -> list[str]:
         "--proc", "/proc",
         "--tmpfs", "/tmp",
         "--ro-bind", root_dir, root_dir,
+        "--tmpfs", jupyter_runtime_dir(),
         "--bind", workdir, workdir,
         "--chdir", workdir,
         "--",

@@ -28,7 +28,7 @@ from jupyter_tutor.sse import iter_event_data
 
 #: What a single-user-mode server under test loads: course retrieval answers two fixed
 #: passages (the retrieval engine is tested on its own; here only its results matter).
-RETRIEVAL_STUB = '''
+RETRIEVAL_STUB = """
 from dataclasses import asdict, dataclass
 
 from jupyter_tutor_hub.gateway.service import TutorGateway
@@ -59,7 +59,7 @@ async def retrieve(self, course, question, k=None):
 
 TutorGateway.retrieve = retrieve
 TutorGateway.load_embedder = lambda self: None
-'''
+"""
 
 
 @dataclass
@@ -106,8 +106,14 @@ class RunningServer:
     def start_session(self, notebook: str) -> str:
         """Open ``notebook`` with a kernel, as JupyterLab does; returns the kernel id."""
         response = self.request(
-            "POST", "api/sessions", json={"path": notebook, "type": "notebook", "name": notebook,
-                                          "kernel": {"name": "python3"}}
+            "POST",
+            "api/sessions",
+            json={
+                "path": notebook,
+                "type": "notebook",
+                "name": notebook,
+                "kernel": {"name": "python3"},
+            },
         )
         response.raise_for_status()
         return response.json()["kernel"]["id"]
@@ -210,9 +216,7 @@ class ServerKernel:
 
     def client(self, **kwargs: Any) -> AsyncKernelClient:
         client = AsyncKernelClient(**kwargs)
-        client.load_connection_file(
-            str(self.server.runtime_dir / f"kernel-{self.kernel_id}.json")
-        )
+        client.load_connection_file(str(self.server.runtime_dir / f"kernel-{self.kernel_id}.json"))
         return client
 
     async def is_alive(self) -> bool:
@@ -223,6 +227,24 @@ class ServerKernel:
 
     async def cleanup_resources(self) -> None:
         """The server owns the kernel: nothing to clean up here."""
+
+
+def assert_valid_history(messages: list[dict]) -> None:
+    """What the Messages API demands of a history: alternating roles from a user turn,
+    and every tool use answered by its result in the very next message."""
+    assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2) + [
+        "user"
+    ] * (len(messages) % 2)
+    for i, message in enumerate(messages):
+        content = message["content"] if isinstance(message["content"], list) else []
+        uses = {b["id"] for b in content if b.get("type") == "tool_use"}
+        if uses:
+            answered = {
+                b["tool_use_id"]
+                for b in messages[i + 1]["content"]
+                if b.get("type") == "tool_result"
+            }
+            assert uses == answered, (uses, answered)
 
 
 def run_in(client: BlockingKernelClient, code: str) -> tuple[dict, str]:
@@ -237,6 +259,18 @@ def run_in(client: BlockingKernelClient, code: str) -> tuple[dict, str]:
 
     reply = client.execute_interactive(code, timeout=60, output_hook=hook)
     return reply, "".join(printed)
+
+
+def displayed(client: BlockingKernelClient, code: str) -> str:
+    """The Markdown ``code`` displays (each version of an updated display), in order."""
+    shown: list[str] = []
+
+    def hook(msg: dict) -> None:
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            shown.append(msg["content"]["data"].get("text/markdown", ""))
+
+    client.execute_interactive(code, timeout=60, output_hook=hook)
+    return "\n".join(shown)
 
 
 def notebook(*sources: str, outputs: dict[int, list[dict]] | None = None) -> dict:
@@ -255,8 +289,9 @@ def notebook(*sources: str, outputs: dict[int, list[dict]] | None = None) -> dic
         )
     return {
         "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }

@@ -16,6 +16,7 @@ import time
 
 import anthropic
 import httpx
+import httpx2
 import psutil
 import psycopg
 import pytest
@@ -149,7 +150,7 @@ def test_gateway_killed_mid_answer_keeps_both_turns(
     received = ""
     try:
         with (
-            pytest.raises(anthropic.APIConnectionError),
+            pytest.raises((anthropic.APIConnectionError, httpx2.HTTPError)),
             client.messages.stream(
                 model=MODEL,
                 max_tokens=300,

@@ -54,6 +54,7 @@ async def test_budget_holds_under_twenty_concurrent_requests(
     assert len(refused) + len(answered) == 20, results
     assert refused and answered
     assert "today's tutor budget" in refused[0].body["error"]["message"]
+    assert refused[0].response.headers["x-tutor-error-code"] == "budget_exceeded"
     assert int(refused[0].response.headers["retry-after"]) > 0
     with psycopg.connect(database_url) as conn:
         spent = conn.execute(

@@ -19,7 +19,14 @@ import psycopg
 import pytest
 from fake_anthropic import Reply
 from nbclient import NotebookClient
-from server_harness import RETRIEVAL_STUB, ServerKernel, run_in, start_server
+from server_harness import (
+    RETRIEVAL_STUB,
+    ServerKernel,
+    assert_valid_history,
+    displayed,
+    run_in,
+    start_server,
+)
 
 from jupyter_tutor_hub.db import migrate
 
@@ -111,6 +118,7 @@ def test_every_magic_in_a_notebook(server, fake_upstream) -> None:
     assert user_text(requests[2]) == "Why is this slow?"
 
     assert user_text(requests[4]).startswith("Give me a hint")
+    assert_valid_history(requests[4].body["messages"])  # with the tool round before it
     history = markdown_of(cells[5])
     assert "**You:** What is a variable?" in history
     assert "A variable is a name for a value." in history and "Try a smaller step." in history
@@ -124,6 +132,13 @@ def test_every_magic_in_a_notebook(server, fake_upstream) -> None:
     shown = str(models["OutputModel"])
     assert "A tuple is fixed." in shown
     assert user_text(requests[5]) == "And a tuple?"
+
+    # A new kernel of the same notebook finds the notebook's conversation again.
+    kernel_id = server.start_session("week1.ipynb")
+    server.request("POST", f"api/kernels/{kernel_id}/restart").raise_for_status()
+    client = server.kernel_client(kernel_id)
+    assert "**You:** What is a variable?" in displayed(client, "%tutor history")
+    client.stop_channels()
 
 
 def test_interrupt_stops_the_answer(server, fake_upstream) -> None:
@@ -156,7 +171,8 @@ def test_kernel_environment_and_terminal_ipython(server, fake_upstream) -> None:
     client = server.kernel_client(server.start_session("env.ipynb"))
     _, printed = run_in(
         client,
-        "import os\nprint(os.environ['JUPYTER_TUTOR_URL'])\nprint(os.environ['JUPYTER_TUTOR_TOKEN'])",
+        "import os\nfor name in ('JUPYTER_TUTOR_URL', 'JUPYTER_TUTOR_TOKEN'):\n"
+        "    print(os.environ[name])",
     )
     client.stop_channels()
     url, token = printed.split()
@@ -177,7 +193,9 @@ def test_kernel_environment_and_terminal_ipython(server, fake_upstream) -> None:
         cwd=server.root,
     )
     assert "Plain **answer** here." in result.stdout  # the text as it streamed
-    assert "Sources:" in result.stdout and "- While loops (week1/loops.ipynb, cell 3)" in result.stdout
+    assert (
+        "Sources:" in result.stdout and "- While loops (week1/loops.ipynb, cell 3)" in result.stdout
+    )
     assert "Markdown object" not in result.stdout
 
 

@@ -7,13 +7,12 @@ hub token, and the gateway to the fake Anthropic API; kernels are real.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx
 import pytest
 from fake_anthropic import Reply
-from server_harness import notebook, start_server
+from server_harness import assert_valid_history, notebook, start_server
 
 SERVER_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 
@@ -113,6 +112,15 @@ def test_stop_mid_answer(server, fake_upstream) -> None:
         "POST", "tutor/api/stop", json={"conversation_id": events[0]["conversation_id"]}
     )
     assert again.status_code == 404
+    # The conversation goes on from the stopped answer.
+    fake_upstream.script(Reply.text("Shorter, then."))
+    follow_up = server.chat(
+        {"message": "Shorter please", "conversation_id": events[0]["conversation_id"]}
+    )
+    assert follow_up[-1] == {"type": "done", "stop_reason": "end_turn"}
+    messages = fake_upstream.requests[-1].body["messages"]
+    assert_valid_history(messages)
+    assert messages[-1]["content"][-1]["text"] == "Shorter please"
 
 
 @pytest.mark.parametrize(
@@ -164,9 +172,16 @@ def test_gateway_refusals_become_error_events(server, fake_upstream) -> None:
     assert "Traceback" not in events[-1]["message"]
 
 
+def test_error_mid_answer_keeps_the_text_and_ends_with_error(server, fake_upstream) -> None:
+    fake_upstream.script(Reply.mid_stream_error("The first half of", chunk_size=4))
+    events = server.chat({"message": "explain recursion"})
+    assert text_of(events) == "The first half of"
+    assert events[-1]["type"] == "error" and events[-1]["code"] == "unavailable"
+    assert [e["type"] for e in events].count("error") == 1
+
+
 def test_client_leaving_cancels_the_answer(server, fake_upstream) -> None:
     fake_upstream.script(Reply.text("word " * 400, chunk_size=5, delay=0.05))
-    received = threading.Event()
     with httpx.stream(
         "POST",
         server.url + "tutor/api/chat",
@@ -174,9 +189,9 @@ def test_client_leaving_cancels_the_answer(server, fake_upstream) -> None:
         headers=server.headers(),
         timeout=30,
     ) as response:
-        for _ in response.iter_lines():
-            received.set()
-            break
+        for line in response.iter_lines():
+            if '"text"' in line:  # the model is streaming: leave now
+                break
     disconnects = fake_upstream.disconnects
     deadline = time.monotonic() + 10
     while fake_upstream.disconnects == disconnects and time.monotonic() < deadline:

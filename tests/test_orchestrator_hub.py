@@ -10,7 +10,7 @@ import json
 import httpx
 from fake_anthropic import Reply
 from jupyter_client.blocking import BlockingKernelClient
-from server_harness import run_in
+from server_harness import displayed, run_in
 
 from jupyter_tutor.sse import iter_event_data
 
@@ -55,15 +55,10 @@ def test_spawned_server_answers_through_the_hub(hub, fake_upstream) -> None:
         client.start_channels()
         client.wait_for_ready(timeout=60)
         fake_upstream.script(Reply.text("From the kernel."))
-        shown: list[str] = []
-        client.execute_interactive(
-            "%tutor Can a kernel ask?",
-            timeout=60,
-            output_hook=lambda msg: shown.append(str(msg["content"].get("data", ""))),
-        )
+        shown = displayed(client, "%tutor Can a kernel ask?")
         _, url = run_in(client, "import os; print(os.environ['JUPYTER_TUTOR_URL'])")
         client.stop_channels()
-        assert "From the kernel." in shown[-1]
+        assert "From the kernel." in shown
         assert url.strip().endswith(f"/user/{USER}/tutor/api/")
     finally:
         hub.stop_server(USER)

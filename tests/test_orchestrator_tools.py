@@ -76,7 +76,8 @@ def sent_tool_results(fake_upstream) -> list[dict]:
 def test_run_code_runs_in_a_scratch_kernel(server, fake_upstream, student_kernel) -> None:
     code = (
         "import os\nsecret = 99\nprint(40 + 2)\n"
-        "print('token:', os.environ.get('JUPYTERHUB_API_TOKEN'), os.environ.get('JUPYTER_TUTOR_TOKEN'))"
+        "names = ('JUPYTERHUB_API_TOKEN', 'JUPYTER_TUTOR_TOKEN')\n"
+        "print('token:', *(os.environ.get(k) for k in names))"
     )
     events, results = ask_with_tools(server, fake_upstream, ("run_code", {"code": code}))
     calls = [e for e in events if e["type"] == "tool_call"]
@@ -134,7 +135,9 @@ def test_inspect_variables_changes_nothing(server, fake_upstream, student_kernel
     assert '"name": "nums"' in output and '"len": 3' in output
     assert '"name": "secret"' in output and "41" in output
     assert "Touchy object" in output
-    reply, printed = run_in(student_kernel, "print(touched, sorted(k for k in dir() if k.startswith('h')))")
+    reply, printed = run_in(
+        student_kernel, "print(touched, sorted(k for k in dir() if k.startswith('h')))"
+    )
     assert printed.strip() == "False []"  # no __repr__ of the student's ran; no names added
     assert reply["content"]["execution_count"] == count_before + 1  # nothing ran in between
 
@@ -196,8 +199,13 @@ def test_scratch_kernel_is_sandboxed(server, fake_upstream) -> None:
         "except OSError:\n"
         "    print('files: read-only')\n"
         f"print('readable:', open({str(server.root / NOTEBOOK)!r}).read()[:1])\n"
+        "import glob, os\n"
+        f"print('secrets:', glob.glob({str(server.runtime_dir)!r} + '/*'))\n"
+        "print('processes:', sorted(p for p in os.listdir('/proc') if p.isdigit())[:9])\n"
     )
     _, results = ask_with_tools(server, fake_upstream, ("run_code", {"code": code}))
     output = results[0]["output"]
     assert "network: closed" in output and "files: read-only" in output
     assert "readable: {" in output
+    assert "secrets: []" in output  # no server or kernel connection files
+    assert "processes: ['1', '2'" in output  # its own process namespace

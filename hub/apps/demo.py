@@ -106,18 +106,21 @@ class DemoApp(Application):
         return stored.read_text().strip()
 
     def _ingest_sample_course(self, database: Database) -> None:
-        try:
-            from ..course.embedder import SentenceTransformerEmbedder
-            from ..course.ingest import ingest_course
-        except ImportError:
-            self.log.warning("Course retrieval is not available yet: the tutor has no course.")
-            return
+        """Index the sample course (incremental: quick when nothing changed) and publish its
+        policy, so the gateway grounds answers in it and applies its guardrails."""
+        from ..course.embedder import SentenceTransformerEmbedder
+        from ..course.ingest import ingest_course
+        from ..policy.config import read_course
+        from ..policy.store import publish
+
         pool = database.open_pool()
         try:
             summary = ingest_course(
                 pool, SentenceTransformerEmbedder(), sample_course_dir(), SAMPLE_COURSE_NAME
             )
             self.log.info("Sample course indexed: %s", summary)
+            with pool.connection() as conn:
+                publish(conn, read_course(sample_course_dir()), SAMPLE_COURSE_NAME)
         finally:
             pool.close()
 

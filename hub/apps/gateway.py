@@ -21,15 +21,18 @@ from traitlets.config import Application
 
 from jupyter_tutor import __version__, tracing
 
+from ..dashboard.queries import Analytics
 from ..db import Database, DatabaseError
 from ..gateway.app import make_app
 from ..gateway.auth import HubTokenIdentifier
+from ..gateway.guard import SolutionGuard
 from ..gateway.metering import Metering
 from ..gateway.prompt import PromptBuilder
 from ..gateway.request import ModelPolicy
 from ..gateway.service import TutorGateway
 from ..gateway.store import ConversationStore
 from ..gateway.upstream import Upstream
+from ..policy.guardrails import Guardrails
 
 
 class GatewayApp(Application):
@@ -45,6 +48,9 @@ class GatewayApp(Application):
         ModelPolicy,
         PromptBuilder,
         ConversationStore,
+        Guardrails,
+        SolutionGuard,
+        Analytics,
         Database,
     ]
 

@@ -111,12 +111,8 @@ class IngestApp(CourseApp):
             )
         finally:
             pool.close()
-        if self.json_output:
-            print(json.dumps(summary.to_dict()))
-        else:
-            print(summary)
-            for skipped in summary.skipped:
-                print(f"  skipped {skipped.path}: {skipped.reason}")
+        # skipped files were logged one by one as they were met
+        print(json.dumps(summary.to_dict()) if self.json_output else summary)
 
 
 class SearchApp(CourseApp):

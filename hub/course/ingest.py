@@ -126,6 +126,8 @@ def ingest_course(
                 bar.set_postfix_str(path, refresh=False)
                 _ingest_file(conn, embedder, chunker, course, file, path, known, summary, log)
             _remove_documents(conn, course, set(known) - _paths(files, course_dir), summary)
+            if summary.files_changed or summary.files_removed or not _has_terms(conn, course):
+                count_terms(conn, course)
         finally:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_COURSE_LOCK, course))
@@ -329,6 +331,32 @@ def _embeddings(
         vectors.update(zip(missing, embedded, strict=True))
         summary.embedded += len(missing)
     return vectors
+
+
+def _has_terms(conn: psycopg.Connection, course: str) -> bool:
+    with conn.transaction():
+        found = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM course_terms WHERE course_id = %s)", (course,)
+        ).fetchone()
+    return bool(found[0])
+
+
+def count_terms(conn: psycopg.Connection, course: str) -> None:
+    """Recount the words of the course's student-visible chunks (full-text ranking)."""
+    with conn.transaction():
+        conn.execute("DELETE FROM course_terms WHERE course_id = %s", (course,))
+        conn.execute(
+            "INSERT INTO course_terms (course_id, lexeme, chunks)"
+            " SELECT %(course)s, word, ndoc FROM ts_stat(format("
+            "  'SELECT tsv FROM chunks WHERE course_id = %%L AND visibility = ''student''',"
+            "  %(course)s::text))",
+            {"course": course},
+        )
+        conn.execute(
+            "UPDATE courses SET student_chunks = (SELECT count(*) FROM chunks"
+            " WHERE course_id = %(course)s AND visibility = 'student') WHERE id = %(course)s",
+            {"course": course},
+        )
 
 
 def _remove_documents(

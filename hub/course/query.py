@@ -1,19 +1,14 @@
-"""A student's question, prepared for retrieval.
+"""A student's question, cleaned for retrieval.
 
 Students paste tracebacks.  Their separators, file paths, ``Cell In[3], line 1`` markers
 and line numbers carry no meaning for search and would drown the two lines that matter:
 the failing code and ``ExceptionName: message``.  What remains feeds both the embedding
-(as text) and full-text search (as its distinct words, each matched on its own: a question
-rarely uses all the words of the passage that answers it).
+and full-text search.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-#: Most words in the full-text query (a long pasted log must not make it huge).
-MAX_TERMS = 32
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours of IPython tracebacks
 _TRACEBACK = re.compile(r"Traceback \(most recent|^\s*-*> ?\d|Cell In ?\[|File \"", re.MULTILINE)
@@ -29,15 +24,6 @@ _TRACEBACK_NOISE = [
     re.compile(r"^\s*-*>\s*\d+\s", re.MULTILINE),  # "----> 1 " arrows with line numbers
     re.compile(r"^\s{0,6}\d+\s(?=\S)", re.MULTILINE),  # context line numbers
 ]
-_WORD = re.compile(r"\w+")
-
-
-@dataclass(frozen=True)
-class PreparedQuery:
-    """The question as embedded (``semantic``) and as words for full-text search."""
-
-    semantic: str
-    terms: tuple[str, ...]
 
 
 def clean_question(question: str) -> str:
@@ -47,14 +33,4 @@ def clean_question(question: str) -> str:
         for pattern in _TRACEBACK_NOISE:
             text = pattern.sub(" ", text)
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    return "\n".join(line for line in lines if line)
-
-
-def prepare(question: str) -> PreparedQuery:
-    """The two forms of ``question`` that retrieval runs on."""
-    semantic = clean_question(question) or question.strip()
-    terms: list[str] = []
-    for word in _WORD.findall(semantic.lower()):
-        if word not in terms and not word.isdigit():
-            terms.append(word)
-    return PreparedQuery(semantic=semantic, terms=tuple(terms[:MAX_TERMS]))
+    return "\n".join(line for line in lines if line) or question.strip()

@@ -3,12 +3,15 @@
 One statement fetches both candidate lists for a course (student-visible chunks only):
 the nearest chunks by cosine distance through the partial HNSW index of the course's
 embedding dimension, and the best full-text matches.  Full-text ranking weighs each
-question word by its rarity in the course (BM25's inverse document frequency, counted on
-the fly from the matches) times ``ts_rank`` of the word in the chunk, in which a heading
-counts more than body text: plain ``ts_rank`` of an OR query lets common words ("list",
-"python") drown the telling ones.  The two lists are fused by a weighted sum of their
-scores, each min-max normalised over its candidates; ``bench/retrieval_quality.py``
-measured it against reciprocal rank fusion and against either list alone.
+question word by its rarity in the course (BM25's inverse document frequency, from the
+word counts ingest keeps in ``course_terms``) times ``ts_rank`` of the word in the chunk,
+in which a heading counts more than body text: plain ``ts_rank`` of an OR query lets
+common words ("list", "python") drown the telling ones.  Candidates come from the rarer
+words only (common ones just add to the score), which keeps large courses fast.
+
+The two lists are fused by a weighted sum of their scores, each min-max normalised over
+its candidates; ``bench/retrieval_quality.py`` measured it against reciprocal rank
+fusion and against either list alone.
 
 ``asearch`` serves the gateway (the embedding runs in a thread, off the event loop);
 ``search`` serves the command line and benchmarks.
@@ -27,10 +30,16 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from .embedder import Embedder
 from .errors import CourseNotFound
-from .query import PreparedQuery, prepare
+from .query import clean_question
 from .vector_index import embedding_expression
 
 log = logging.getLogger(__name__)
+
+#: Question words used at most (the rarest; a long pasted log must not make it huge).
+MAX_WORDS = 32
+#: Words in more than this share of a course's chunks only score, never select candidates
+#: (the three rarest words of a question always select).
+COMMON_WORD_SHARE = 0.05
 
 Mode = Literal["hybrid", "vector", "text"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "text")
@@ -41,7 +50,7 @@ class Fusion:
     """How the two candidate lists become one ranking."""
 
     #: Weight of the (normalised) vector similarity; full text gets the rest.
-    vector_weight: float = 0.7
+    vector_weight: float = 0.6
     #: Candidates taken from each list before fusing.
     candidates: int = 40
 
@@ -123,19 +132,24 @@ _VECTOR = sql.SQL(
 )
 
 _TEXT = sql.SQL(
-    "SELECT id, sum(idf * weight) AS rank FROM ("
-    "  SELECT c.id, ts_rank(c.tsv, word.query, 32) AS weight,"
-    "   ln(1 + (n.total - count(*) OVER w + 0.5) / (count(*) OVER w + 0.5)) AS idf"
-    "  FROM (SELECT DISTINCT to_tsquery('english', t) AS query"
-    "        FROM unnest(%(terms)s::text[]) AS t) AS word"
-    "  JOIN chunks c ON c.tsv @@ word.query"
-    "  CROSS JOIN (SELECT count(*)::float8 AS total FROM chunks"
-    "              WHERE course_id = %(course)s AND visibility = 'student') AS n"
-    "  WHERE c.course_id = %(course)s AND c.visibility = 'student'"
-    "   AND numnode(word.query) > 0"
-    "  WINDOW w AS (PARTITION BY word.query)"
-    ") AS matches GROUP BY id ORDER BY rank DESC, id LIMIT %(n)s"
-)
+    "WITH words AS ("
+    "  SELECT quote_literal(t.lexeme)::tsquery AS query, t.chunks AS df,"
+    "   ln(1 + (c.student_chunks - t.chunks + 0.5) / (t.chunks + 0.5)) AS idf"
+    "  FROM courses c JOIN course_terms t ON t.course_id = c.id"
+    "  WHERE c.id = %(course)s"
+    "   AND t.lexeme = ANY(tsvector_to_array(to_tsvector('english', %(question)s)))"
+    "  ORDER BY t.chunks LIMIT {max_words}"
+    "), selecting AS ("
+    "  SELECT string_agg(query::text, ' | ')::tsquery AS query FROM words"
+    "  WHERE df <= (SELECT {common} * student_chunks FROM courses WHERE id = %(course)s)"
+    "   OR df <= coalesce((SELECT df FROM words ORDER BY df OFFSET 2 LIMIT 1), 2147483647)"
+    ")"
+    " SELECT c.id, sum(w.idf * ts_rank(c.tsv, w.query, 32)) AS rank"
+    " FROM chunks c JOIN words w ON c.tsv @@ w.query"
+    " WHERE c.course_id = %(course)s AND c.visibility = 'student'"
+    "  AND c.tsv @@ (SELECT query FROM selecting)"
+    " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT %(n)s"
+).format(max_words=sql.Literal(MAX_WORDS), common=sql.Literal(COMMON_WORD_SHARE))
 
 _NONE = sql.SQL("SELECT NULL::bigint AS id, NULL::float8 AS {} WHERE false")
 
@@ -180,13 +194,13 @@ async def asearch(
     fusion: Fusion = DEFAULT_FUSION,
 ) -> list[Hit]:
     """:func:`search` for asyncio callers (the gateway)."""
-    query = prepare(question)
+    text = clean_question(question)
     vector = None
     if mode != "text":
-        vector = await asyncio.to_thread(_embed, embedder, query)
+        vector = await asyncio.to_thread(_embed, embedder, text)
     async with pool.connection() as conn:
         row = await (await conn.execute(_course_sql(fusion), (course,))).fetchone()
-        statement, params = _candidates_sql(course, row, query, embedder, vector, mode, fusion)
+        statement, params = _candidates_sql(course, row, text, embedder, vector, mode, fusion)
         rows = await (await conn.execute(statement, params)).fetchall()
     return fuse(course, [Candidate(*r) for r in rows], k, mode=mode, fusion=fusion)
 
@@ -201,11 +215,11 @@ def candidates(
     fusion: Fusion = DEFAULT_FUSION,
 ) -> list[Candidate]:
     """Both candidate lists, unfused (benchmarks fuse them several ways)."""
-    query = prepare(question)
-    vector = _embed(embedder, query) if mode != "text" else None
+    text = clean_question(question)
+    vector = _embed(embedder, text) if mode != "text" else None
     with pool.connection() as conn:
         row = conn.execute(_course_sql(fusion), (course,)).fetchone()
-        statement, params = _candidates_sql(course, row, query, embedder, vector, mode, fusion)
+        statement, params = _candidates_sql(course, row, text, embedder, vector, mode, fusion)
         return [Candidate(*r) for r in conn.execute(statement, params).fetchall()]
 
 
@@ -284,10 +298,10 @@ async def aprotected_passages(
     ]
 
 
-def _embed(embedder: Embedder | None, query: PreparedQuery) -> Any:
+def _embed(embedder: Embedder | None, text: str) -> Any:
     if embedder is None:
         raise ValueError("Vector and hybrid search need an embedder; pass one or use mode='text'.")
-    return embedder.embed_query(query.semantic)
+    return embedder.embed_query(text)
 
 
 def _course_sql(fusion: Fusion) -> sql.Composed:
@@ -298,7 +312,7 @@ def _course_sql(fusion: Fusion) -> sql.Composed:
 def _candidates_sql(
     course: str,
     row: tuple[str | None, int | None, Any, Any] | None,
-    query: PreparedQuery,
+    question: str,
     embedder: Embedder | None,
     vector: Any,
     mode: Mode,
@@ -325,11 +339,6 @@ def _candidates_sql(
         )
     else:
         vector_sql = _NONE.format(sql.Identifier("distance"))
-    text_sql = _TEXT if mode != "vector" and query.terms else _NONE.format(sql.Identifier("rank"))
-    params = {
-        "course": course,
-        "vector": vector,
-        "terms": list(query.terms),
-        "n": fusion.candidates,
-    }
+    text_sql = _TEXT if mode != "vector" else _NONE.format(sql.Identifier("rank"))
+    params = {"course": course, "vector": vector, "question": question, "n": fusion.candidates}
     return _CANDIDATES.format(vector=vector_sql, text=text_sql), params

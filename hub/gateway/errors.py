@@ -56,12 +56,20 @@ def bad_request(message: str) -> GatewayError:
     return GatewayError("invalid_request_error", message)
 
 
-def rate_limited(message: str, retry_after: int) -> GatewayError:
-    """A 429 the SDK will not retry by itself: the student decides when to ask again."""
+def rate_limited(message: str, retry_after: int, code: str = "rate_limited") -> GatewayError:
+    """A 429 the SDK will not retry by itself: the student decides when to ask again.
+
+    ``X-Tutor-Error-Code`` tells the orchestrator which limit it was (``rate_limited``,
+    ``budget_exceeded``), since both are Anthropic's ``rate_limit_error``.
+    """
     return GatewayError(
         "rate_limit_error",
         message,
-        headers={"retry-after": str(max(1, retry_after)), "x-should-retry": "false"},
+        headers={
+            "retry-after": str(max(1, retry_after)),
+            "x-should-retry": "false",
+            "X-Tutor-Error-Code": code,
+        },
     )
 
 

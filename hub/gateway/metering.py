@@ -186,7 +186,7 @@ class Metering(LoggingConfigurable):
         if output_tokens < min(self.min_output_tokens, max_tokens):
             reason = "daily_usd" if self._usd_exhausted(used_usd + held_usd) else "daily_tokens"
             metrics.BUDGET_REJECTIONS.labels(reason).inc()
-            raise rate_limited(_budget_message(), _seconds_to_midnight())
+            raise rate_limited(_budget_message(), _seconds_to_midnight(), "budget_exceeded")
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         row = await (
             await conn.execute(

@@ -58,10 +58,20 @@ class AnswerRecorder:
 
     @property
     def content(self) -> list[dict[str, Any]]:
-        """The content blocks received so far, in order (partial tool input kept as text)."""
+        """The answer's content blocks, closed (partial tool input kept as text)."""
         for index in list(self._partial_json):
             self._finish_tool_input(index)
-        return [self.blocks[i] for i in sorted(self.blocks)]
+        return self.snapshot()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The blocks received so far, leaving a tool input that is still streaming open."""
+        blocks = []
+        for index in sorted(self.blocks):
+            block = dict(self.blocks[index])
+            if index in self._partial_json:
+                block["input"] = {"_incomplete_json": "".join(self._partial_json[index])}
+            blocks.append(block)
+        return blocks
 
     @property
     def usage(self) -> Usage:

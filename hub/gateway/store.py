@@ -49,13 +49,13 @@ def _not_found() -> GatewayError:
     return GatewayError("not_found_error", "No such conversation.")
 
 
-def parse_conversation_id(value: str | None) -> uuid.UUID | None:
+def parse_conversation_id(value: object) -> uuid.UUID | None:
     """A conversation id from a header or URL, or ``None``; garbage is a 400."""
-    if not value:
+    if value is None or value == "":
         return None
     try:
         return uuid.UUID(value)
-    except ValueError as err:
+    except (ValueError, TypeError, AttributeError) as err:
         raise GatewayError("invalid_request_error", "The conversation id is not valid.") from err
 
 

@@ -21,7 +21,7 @@ class FeedbackHandler(GatewayHandler):
             raise bad_request("`conversation_id` is required.")
         self.conversation_id = str(conversation)
         vote = body.get("vote")
-        if vote not in VOTES:
+        if not isinstance(vote, str) or vote not in VOTES:
             raise bad_request(f"`vote` must be one of {', '.join(VOTES)}.")
         message_id = body.get("message_id")
         if message_id is not None and (

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx
+import httpx2
 
+from jupyter_tutor import tracing
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
 from ...policy.resolve import Situation
@@ -33,10 +35,41 @@ from ..store import TurnContext, parse_conversation_id
 from .base import GatewayHandler
 
 
+class Checkpointer:
+    """Saves the answer so far every ``ConversationStore.checkpoint_seconds`` while it
+    streams, so a gateway killed mid-answer leaves the partial answer stored."""
+
+    def __init__(self, gateway: Any, message_id: int, recorder: AnswerRecorder) -> None:
+        self.gateway = gateway
+        self.message_id = message_id
+        self.recorder = recorder
+        self.last = time.monotonic()
+
+    async def maybe(self) -> None:
+        if time.monotonic() - self.last < self.gateway.store.checkpoint_seconds:
+            return
+        self.last = time.monotonic()
+        try:
+            async with self.gateway.pool.connection() as conn:
+                await self.gateway.store.checkpoint(conn, self.message_id, self.recorder.snapshot())
+        except Exception:  # a missed checkpoint must never break the answer itself
+            self.gateway.log.warning("Could not checkpoint the answer", exc_info=True)
+
+
 class MessagesHandler(EventStreamMixin, GatewayHandler):
     route = "messages"
+    #: The assistant's row, stored as ``streaming`` before the model is called.
+    answer_id: int | None = None
 
     async def post(self) -> None:
+        headers = self.request.headers
+        with tracing.span("gateway.request", carrier=headers, route=self.route) as span:
+            try:
+                await self._answer()
+            finally:
+                span.set_attribute("conversation_id", self.conversation_id)
+
+    async def _answer(self) -> None:
         gateway = self.gateway
         caller = await self.identify()
         request = gateway.policy.parse(self.request.body)
@@ -83,6 +116,9 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     user_content=request.params["messages"][-1].get("content"),
                     request_id=self.request_id,
                 )
+                self.answer_id = await gateway.store.start_answer(
+                    conn, conversation_id=conversation, request_id=self.request_id
+                )
             self.conversation_id = str(conversation)
             self.set_header("X-Tutor-Conversation-Id", self.conversation_id)
             self.set_header("X-Tutor-Citations", citations_header(course, passages))
@@ -128,9 +164,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         metrics.OPEN_STREAMS.inc()
         try:
             # What the guard lets through is what the student sees and what is stored.
+            checkpoint = Checkpointer(self.gateway, self.answer_id, recorder)
             async for event in guard.filter(events):
                 recorder.feed(event)
                 await self.send_event(event, event=event["type"])
+                await checkpoint.maybe()
             if stream is not None:
                 upstream.breaker.record_success()
             return "complete"
@@ -140,7 +178,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         except anthropic.APIStatusError as err:
             await self._send_stream_error(upstream.translate(err))
             return "interrupted"
-        except (anthropic.APIConnectionError, httpx.HTTPError) as err:
+        except (anthropic.APIConnectionError, httpx2.HTTPError) as err:
+            # The SDK's transport (httpx2) raises its own errors when a stream breaks.
             metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
             upstream.breaker.record_failure()
             await self._send_stream_error(
@@ -219,6 +258,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     latency_ms=recorder.latency_ms,
                     usage=recorder.usage,
                     cost=cost,
+                    message_id=self.answer_id,
                 )
             if guard is not None and guard.withheld:
                 await gateway.guardrails.mark_guarded(
