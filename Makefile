@@ -52,9 +52,12 @@ $(STAMPS)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(STAMPS)/chromium:
+# Debian packages the tests drive: Chromium (browser tests) and bubblewrap (the scratch
+# kernel's sandbox).
+$(STAMPS)/system-packages:
 	@mkdir -p $(STAMPS)
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && command -v bwrap; } >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq chromium bubblewrap >/dev/null; }
 	@touch $@
 
 # promtool (Debian's `prometheus` package) checks the alert rules.  Only the binary is taken
@@ -85,7 +88,7 @@ demo: install
 lint: $(STAMPS)/deps
 	$(BIN)/ruff check .
 
-test: install $(STAMPS)/chromium $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
+test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The side panel's unit tests (jest; offline, a few seconds). Its Node packages come from

@@ -23,7 +23,7 @@ from pathlib import Path
 import anthropic
 import httpx
 import psutil
-from harness import RESULTS, fake_upstream_process, gateway_process, percentile, start_stack
+from harness import RESULTS, fake_upstream_process, gateway_process, latency_summary, start_stack
 
 MODEL = "claude-sonnet-4-5"
 
@@ -63,16 +63,7 @@ async def run_level(
             else:
                 ttft.append(result[0])
                 total.append(result[1])
-    return {
-        "requests": concurrency * rounds,
-        "errors": len(errors),
-        "error_samples": errors[:3],
-        "ttft_p50_ms": round(percentile(ttft, 50) * 1000, 2),
-        "ttft_p95_ms": round(percentile(ttft, 95) * 1000, 2),
-        "total_p50_ms": round(percentile(total, 50) * 1000, 2),
-        "total_p95_ms": round(percentile(total, 95) * 1000, 2),
-        "peak_rss_bytes": peak,
-    }
+    return latency_summary(ttft, total, errors) | {"peak_rss_bytes": peak}
 
 
 async def measure(levels: list[int], stack) -> dict:

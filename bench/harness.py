@@ -39,6 +39,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def latency_summary(ttft: Sequence[float], total: Sequence[float], errors: list[str]) -> dict:
+    """p50/p95 of time to first token and to the end (ms), and the errors seen."""
+    return {
+        "requests": len(total) + len(errors),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "ttft_p50_ms": round(percentile(ttft, 50) * 1000, 2),
+        "ttft_p95_ms": round(percentile(ttft, 95) * 1000, 2),
+        "total_p50_ms": round(percentile(total, 50) * 1000, 2),
+        "total_p95_ms": round(percentile(total, 95) * 1000, 2),
+    }
+
+
 @contextlib.contextmanager
 def fake_upstream_process(delay: float, chunk_size: int = 4) -> Iterator[str]:
     """The fake Anthropic API in its own process (so it does not share our GIL)."""

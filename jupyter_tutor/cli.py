@@ -39,13 +39,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class TutorApp(Application):
-    """The top-level command: it only dispatches to subcommands."""
+class CommandGroup(Application):
+    """A command that only dispatches to its subcommands (help, and exit 1, without one)."""
 
-    name = "jupyter-tutor"
-    description = "Jupyter Tutor: an AI tutor for programming courses on JupyterHub."
     version = __version__
-    subcommands = {name: (target, help_text) for name, (target, help_text) in SUBCOMMANDS.items()}
 
     def start(self) -> None:
         if self.subapp is not None:
@@ -53,6 +50,14 @@ class TutorApp(Application):
             return
         self.print_help()
         self.exit(1)
+
+
+class TutorApp(CommandGroup):
+    """The top-level command."""
+
+    name = "jupyter-tutor"
+    description = "Jupyter Tutor: an AI tutor for programming courses on JupyterHub."
+    subcommands = {name: (target, help_text) for name, (target, help_text) in SUBCOMMANDS.items()}
 
 
 main = TutorApp.launch_instance

@@ -21,6 +21,7 @@ from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
 from .chat_request import BadRequest, ChatRequest, parse_conversation_id
 from .errors import ChatError
+from .feedback import parse_course_query, parse_feedback
 from .kernel_access import KernelTokenIdentity, server_owner
 from .notebook import NotebookUnavailable, api_path
 
@@ -158,6 +159,34 @@ class ConversationHandler(TutorHandler):
         self.finish(json.dumps(await self.tutor.gateway.get_json(f"api/conversations/{key}")))
 
 
+class FeedbackHandler(TutorHandler):
+    """``POST feedback``: 👍/👎 or "still stuck" on an answer, forwarded to the gateway.
+
+    The gateway's refusals keep their status (404: not an answer of the caller's).
+    """
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = parse_feedback(self.json_body())
+        self.tutor.check_available()
+        stored = await self.tutor.gateway.post_json("api/feedback", body)
+        self.set_status(201)
+        self.finish(json.dumps(stored))
+
+
+class CourseHandler(TutorHandler):
+    """``GET course``: the course's title, policy and privacy notice, and the policy where
+    the student is (``?notebook_path=&cell_index=&cell_id=``)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        params = parse_course_query(
+            lambda name: self.get_argument(name, None), self.tutor.serverapp.root_dir
+        )
+        self.tutor.check_available()
+        self.finish(json.dumps(await self.tutor.gateway.get_json("api/course", **params)))
+
+
 def chat_api_routes(tutor: TutorExtension) -> list[tuple[str, type, dict[str, Any]]]:
     """The routes, relative to the server's base URL."""
     kwargs = {"tutor": tutor}
@@ -166,4 +195,6 @@ def chat_api_routes(tutor: TutorExtension) -> list[tuple[str, type, dict[str, An
         (f"/{API_PATH}stop", StopHandler, kwargs),
         (f"/{API_PATH}conversations", ConversationListHandler, kwargs),
         (f"/{API_PATH}conversations/([^/]+)", ConversationHandler, kwargs),
+        (f"/{API_PATH}feedback", FeedbackHandler, kwargs),
+        (f"/{API_PATH}course", CourseHandler, kwargs),
     ]

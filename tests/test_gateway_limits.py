@@ -163,6 +163,16 @@ async def test_malformed_requests_are_400_with_a_reason(make_gateway, hub) -> No
             "max_tokens",
         ),
         (b"x" * (3 * 1024 * 1024), "too large"),
+        (
+            b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", '
+            b'"content": "a\\u0000b"}]}',
+            "NUL character",
+        ),
+        (
+            b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", '
+            b'"content": "\\ud800"}]}',
+            "invalid Unicode",
+        ),
     ]
     async with httpx.AsyncClient() as http:
         for body, reason in cases:

@@ -195,6 +195,7 @@ class Page:
         self.page = page
         self.dialogs: list[str] = []
         self.chat_bodies: list[dict[str, Any]] = []
+        self.feedback_bodies: list[dict[str, Any]] = []
         self.stop_requests = 0
         self.console_errors: list[str] = []
         page.on("dialog", self._on_dialog)
@@ -214,6 +215,8 @@ class Page:
             self.chat_bodies.append(json.loads(request.post_data or "{}"))
         elif "/tutor/api/stop" in request.url:
             self.stop_requests += 1
+        elif "/tutor/api/feedback" in request.url:
+            self.feedback_bodies.append(json.loads(request.post_data or "{}"))
 
     def shot(self, name: str) -> Path:
         path = ARTIFACTS / f"panel-{name}.png"
@@ -426,6 +429,22 @@ def test_context_menu_asks_about_the_error(lab: Page, fake_upstream) -> None:
     context = lab.chat_bodies[-1]["context"]
     assert (context["kind"], context["cell_id"]) == ("explain", "hw-1")
     assert context["error"]["ename"] == "NameError"
+
+    # "Still stuck" on the answer, from the keyboard: recorded, confirmed, buttons disabled.
+    stuck = answer.locator("[data-testid=tutor-vote-stuck]")
+    assert stuck.is_visible() and "Still stuck" in (stuck.get_attribute("aria-label") or "")
+    stuck.focus()
+    page.keyboard.press("Enter")
+    answer.locator("[data-testid=tutor-feedback-status]", has_text="one step further").wait_for()
+    assert lab.feedback_bodies[-1]["vote"] == "stuck"
+    assert lab.feedback_bodies[-1]["conversation_id"] == lab.chat_bodies[-1]["conversation_id"]
+    for vote in ("up", "down", "stuck"):
+        assert answer.locator(f"[data-testid=tutor-vote-{vote}]").is_disabled()
+    # The privacy note is the course's own sentence (GET tutor/api/course).
+    note = page.locator("[data-testid=tutor-privacy-note]")
+    assert note.get_attribute("data-source") == "course", note.inner_text()
+    assert "conversations" in note.inner_text()
+    lab.shot("6b-still-stuck")
 
 
 def test_model_html_runs_nothing(lab: Page, fake_upstream) -> None:

@@ -20,6 +20,7 @@ from traitlets import Bool, Unicode
 from traitlets.config import Application
 
 from jupyter_tutor import __version__
+from jupyter_tutor.cli import CommandGroup
 
 from ..db import Database, DatabaseError
 from ..policy.config import read_course
@@ -142,24 +143,16 @@ class PublishApp(_OneFolder):
         print(f"published the policy of {course_id} ({len(course.notebooks)} notebook(s))")
 
 
-class CourseAuthoringApp(Application):
+class CourseAuthoringApp(CommandGroup):
     """Author a course for the tutor: init, validate, publish."""
 
     name = "jupyter-tutor-course"
-    version = __version__
     description = __doc__
     subcommands = {
         "init": (InitApp, InitApp.__doc__.splitlines()[0]),
         "validate": (ValidateApp, ValidateApp.__doc__.splitlines()[0]),
         "publish": (PublishApp, PublishApp.__doc__.splitlines()[0]),
     }
-
-    def start(self) -> None:
-        if self.subapp is not None:
-            self.subapp.start()
-            return
-        self.print_help()
-        self.exit(1)
 
 
 main = CourseAuthoringApp.launch_instance

@@ -11,33 +11,18 @@ import tempfile
 from pathlib import Path
 
 from traitlets import Bool, Unicode
-from traitlets.config import Application
 
-from jupyter_tutor import __version__
+from jupyter_tutor.cli import CommandGroup
 
 from ..db import Database, DatabaseError, redact
 from ..db.migrations import applied_versions, bundled_migrations
+from .base import DatabaseCommand
 
 
-class _DatabaseCommand(Application):
-    """Shared by the ``db`` subcommands: a configured :class:`Database`."""
+class _DatabaseCommand(DatabaseCommand):
+    """Shared by the ``db`` subcommands."""
 
-    version = __version__
-    classes = [Database]
     aliases = {"url": "Database.url", "data-dir": "Database.data_dir"}
-
-    def start(self) -> None:
-        database = Database(parent=self)
-        try:
-            self.run(database)
-        except DatabaseError as err:
-            self.log.error(str(err))
-            self.exit(1)
-        finally:
-            database.close()
-
-    def run(self, database: Database) -> None:
-        raise NotImplementedError
 
 
 class MigrateApp(_DatabaseCommand):
@@ -375,11 +360,10 @@ class RestoreApp(_PgToolCommand):
         )
 
 
-class DatabaseApp(Application):
+class DatabaseApp(CommandGroup):
     """Manage the tutor's database: migrate, show where it is, back up and restore."""
 
     name = "jupyter-tutor-db"
-    version = __version__
     description = __doc__
     subcommands = {
         "migrate": (MigrateApp, MigrateApp.__doc__),
@@ -387,9 +371,3 @@ class DatabaseApp(Application):
         "backup": (BackupApp, BackupApp.__doc__),
         "restore": (RestoreApp, RestoreApp.__doc__),
     }
-
-    def start(self) -> None:
-        if self.subapp is None:
-            self.print_help()
-            self.exit(1)
-        self.subapp.start()

@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from traitlets import Bool, Enum, Integer, Type, Unicode, default
-from traitlets.config import Application
 
-from jupyter_tutor import __version__
-
+from ..apps.base import DatabaseCommand
 from ..db import Database, DatabaseError
 from ..policy.config import read_course_config
 from .chunker import Chunker
@@ -26,11 +24,11 @@ from .ingest import ingest_course
 from .search import MODES, Hit, search
 
 
-class CourseApp(Application):
+class CourseApp(DatabaseCommand):
     """What the course commands share: the database and the embedder."""
 
-    version = __version__
     classes = [Database, SentenceTransformerEmbedder, Chunker]
+    expected_errors = (DatabaseError, CourseError)
 
     embedder_class = Type(
         default_value=SentenceTransformerEmbedder,
@@ -54,17 +52,7 @@ class CourseApp(Application):
     def start(self) -> None:
         if self.config_file:
             self.load_config_file(self.config_file)
-        database = Database(parent=self)
-        try:
-            self.run(database)
-        except (DatabaseError, CourseError) as err:
-            self.log.error(str(err))
-            self.exit(1)
-        finally:
-            database.close()
-
-    def run(self, database: Database) -> None:
-        raise NotImplementedError
+        super().start()
 
     def make_embedder(self) -> Embedder:
         return self.embedder_class(parent=self)

@@ -8,9 +8,10 @@ course passages that match it best, with citations.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+from .canned import canned_events
 
 OFFLINE_MODEL = "tutor-offline"
 
@@ -80,35 +81,8 @@ def offline_answer(question: str, passages: Sequence[Any]) -> str:
     return "\n\n".join(parts)
 
 
-async def offline_events(
+def offline_events(
     question: str, passages: Sequence[Any], chunk_size: int = 48
 ) -> AsyncIterator[dict[str, Any]]:
     """The answer as the Messages API's stream events (dicts, as they go on the wire)."""
-    text = offline_answer(question, passages)
-    yield {
-        "type": "message_start",
-        "message": {
-            "id": f"msg_offline_{uuid.uuid4().hex[:20]}",
-            "type": "message",
-            "role": "assistant",
-            "model": OFFLINE_MODEL,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-        },
-    }
-    yield {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-    for start in range(0, len(text), chunk_size):
-        yield {
-            "type": "content_block_delta",
-            "index": 0,
-            "delta": {"type": "text_delta", "text": text[start : start + chunk_size]},
-        }
-    yield {"type": "content_block_stop", "index": 0}
-    yield {
-        "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": 0},  # no model ran: nothing to meter
-    }
-    yield {"type": "message_stop"}
+    return canned_events(offline_answer(question, passages), OFFLINE_MODEL, chunk_size)

@@ -8,6 +8,7 @@ Simple questions may be routed to a cheaper model when the operator says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,42 @@ def latest_question(messages: list[dict[str, Any]]) -> str:
             if text.strip():
                 return text
     return ""
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object whose text PostgreSQL can store; else a 400.
+
+    PostgreSQL's text and jsonb refuse NUL characters and lone surrogates (valid in JSON
+    escapes), so they are refused here, with a reason, before anything is stored.
+    """
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise bad_request(f"The request body is not valid JSON: {err}.") from err
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    for text in _strings(body):
+        if "\x00" in text:
+            raise bad_request("The request contains a NUL character (\\u0000); remove it.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise bad_request("The request contains invalid Unicode (a lone surrogate).") from err
+    return body
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, keys included."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def count_tool_results(messages: list[dict[str, Any]]) -> None:
@@ -145,12 +182,7 @@ class ModelPolicy(LoggingConfigurable):
                 f"The request is too large ({len(raw) // 1024} KiB, at most "
                 f"{self.max_request_bytes // 1024} KiB). Shorten the question or the code sent.",
             )
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise bad_request(f"The request body is not valid JSON: {err}.") from err
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object.")
+        body = parse_json_object(raw)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise bad_request("`messages` must be a non-empty list.")

@@ -25,10 +25,10 @@ from psycopg_pool import AsyncConnectionPool
 from traitlets import Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..gateway.canned import canned_events
 from ..gateway.guard import ProtectedIndex, SolutionGuard
 from ..gateway.offline import find_error
 from . import ladder
-from .canned import canned_events
 from .config import CourseConfig
 from .protected import material_version, protected_material
 from .resolve import Policy, Situation, resolve

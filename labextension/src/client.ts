@@ -13,8 +13,14 @@ import {
   IChatRequest,
   IConversationDetail,
   IConversationSummary,
+  ICourseInfo,
+  ICourseQuery,
+  IFeedbackRequest,
+  IFeedbackResult,
   IUnknownEvent,
   TutorEvent,
+  parseCourseInfo,
+  parseFeedbackResult,
   parseTutorEvent
 } from './protocol';
 import { readEventStream } from './sse';
@@ -120,6 +126,38 @@ export class TutorClient {
       throw await this._error(response);
     }
     return true;
+  }
+
+  /**
+   * Vote on an answer (`POST feedback`).  Rejects with a `TutorRequestError` carrying the
+   * server's message when it refuses (400: a bad field; 404: no such answer).
+   */
+  async sendFeedback(request: IFeedbackRequest): Promise<IFeedbackResult> {
+    const body = await this._json(this.url('feedback'), {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+    const result = parseFeedbackResult(body);
+    if (!result) {
+      throw new TutorRequestError('internal', 'The tutor gave an unexpected answer to the vote.');
+    }
+    return result;
+  }
+
+  /** The course's settings for the panel (`GET course`), optionally where the student is. */
+  async getCourse(where: ICourseQuery = {}): Promise<ICourseInfo | null> {
+    const query: Record<string, string> = {};
+    if (where.notebook_path) {
+      query.notebook_path = where.notebook_path;
+    }
+    if (typeof where.cell_index === 'number') {
+      query.cell_index = String(where.cell_index);
+    }
+    if (where.cell_id) {
+      query.cell_id = where.cell_id;
+    }
+    const url = this.url('course') + URLExt.objectToQueryString(query);
+    return parseCourseInfo(await this._json(url, { method: 'GET' }));
   }
 
   /**

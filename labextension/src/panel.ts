@@ -17,7 +17,13 @@ import { Widget } from '@lumino/widgets';
 import { TutorClient, TutorRequestError, isAbortError } from './client';
 import { formatValue, summarizeTool } from './format';
 import { ICodeActions, MarkdownView, makeButton } from './markdown';
-import { IChatRequest, IConversationSummary, IQuestionContext } from './protocol';
+import {
+  FEEDBACK_VOTES,
+  FeedbackVote,
+  IChatRequest,
+  IConversationSummary,
+  IQuestionContext
+} from './protocol';
 import {
   ChatAction,
   ChatMessage,
@@ -27,6 +33,7 @@ import {
   INITIAL_STATE,
   IToolStep,
   IUserMessage,
+  feedbackTarget,
   reduce
 } from './state';
 
@@ -165,16 +172,18 @@ export class TutorPanel extends Widget {
     this._stopButton.dataset.testid = 'tutor-stop';
     this._stopButton.addEventListener('click', () => void this.stop());
     actions.append(this._stopButton, this._sendButton);
-    const notice = document.createElement('p');
-    notice.className = 'jp-tutor-Notice';
-    notice.dataset.testid = 'tutor-privacy-note';
-    notice.textContent = trans.__(
+    this._notice = document.createElement('p');
+    this._notice.className = 'jp-tutor-Notice';
+    this._notice.dataset.testid = 'tutor-privacy-note';
+    // Neutral until the course says who reads conversations (GET course).
+    this._notice.textContent = trans.__(
       'Conversations are saved and may be visible to your instructors where your course allows it.'
     );
-    composer.append(this._context, this._input, actions, notice);
+    composer.append(this._context, this._input, actions, this._notice);
 
     this.node.append(header, this._history, this._scroller, composer);
     this._update(INITIAL_STATE, null);
+    void this._loadCourse();
   }
 
   /** The conversation shown. */
@@ -368,6 +377,61 @@ export class TutorPanel extends Widget {
   protected onAfterShow(msg: Message): void {
     this.updateContext();
     this._scrollToBottom(false);
+    if (!this._courseLoaded) {
+      void this._loadCourse(); // the first try failed (server starting, gateway down)
+    }
+  }
+
+  /** Show the course's privacy notice (who reads conversations) once it is known. */
+  private async _loadCourse(): Promise<void> {
+    if (this._courseLoading) {
+      return;
+    }
+    this._courseLoading = true;
+    try {
+      const course = await this._client.getCourse();
+      this._courseLoaded = true;
+      const notice = course?.privacy.notice;
+      if (notice && !this.isDisposed) {
+        this._notice.textContent = notice;
+        this._notice.dataset.source = 'course';
+      }
+    } catch (err) {
+      // Keep the neutral text; the tutor may be unavailable altogether.
+      console.debug('jupyter-tutor: no course settings', err);
+    } finally {
+      this._courseLoading = false;
+    }
+  }
+
+  /** Send a vote on an answer, and show what became of it. */
+  private async _vote(answer: IAssistantMessage, vote: FeedbackVote): Promise<void> {
+    const target = feedbackTarget(this._state, answer.id);
+    if (!target) {
+      return;
+    }
+    const answerId = answer.id;
+    const conversationId = target.conversation_id;
+    this._dispatch({ type: 'feedback', answerId, vote });
+    // The panel may show another conversation by the time the server answers.
+    const still = () => this._state.conversationId === conversationId;
+    try {
+      const result = await this._client.sendFeedback({ ...target, vote });
+      if (still()) {
+        this._dispatch({ type: 'feedbackSent', answerId, vote, messageId: result.message_id });
+      }
+    } catch (err) {
+      if (!(err instanceof TutorRequestError)) {
+        console.error('jupyter-tutor: the vote failed', err);
+      }
+      if (still()) {
+        const message = this._trans.__(
+          'Your vote was not recorded: %1',
+          errorText(this._trans, err)
+        );
+        this._dispatch({ type: 'feedbackFailed', answerId, vote, message });
+      }
+    }
   }
 
   private _send(): void {
@@ -432,6 +496,14 @@ export class TutorPanel extends Widget {
         this._views.delete(id);
       }
     }
+    // Which answers take a vote depends on the whole conversation (the latest answer,
+    // whether one streams), not only on the answer itself.
+    for (const message of state.messages) {
+      const view = this._views.get(message.id);
+      if (message.role === 'assistant' && view instanceof AnswerView) {
+        view.setFeedback(message, feedbackTarget(state, message.id) !== null);
+      }
+    }
     this._empty.hidden = state.messages.length > 0;
     this._subtitle.textContent = state.title ?? '';
     this._subtitle.hidden = !state.title;
@@ -450,6 +522,7 @@ export class TutorPanel extends Widget {
       codeActions: this._codeActions,
       openCitation: this._openCitation,
       retry: answer => this._retry(answer),
+      vote: (answer, vote) => void this._vote(answer, vote),
       onRender: () => this._scrollToBottom(false)
     });
   }
@@ -552,6 +625,9 @@ export class TutorPanel extends Widget {
   private readonly _input: HTMLTextAreaElement;
   private readonly _sendButton: HTMLButtonElement;
   private readonly _stopButton: HTMLButtonElement;
+  private readonly _notice: HTMLElement;
+  private _courseLoaded = false;
+  private _courseLoading = false;
 }
 
 export namespace TutorPanel {
@@ -644,7 +720,15 @@ class AnswerView implements IMessageView {
     this._error.className = 'jp-tutor-Error';
     this._error.setAttribute('role', 'alert');
     this._error.dataset.testid = 'tutor-error';
-    this.node.append(this._body, this._thinking, this._citations, this._error, this._footer);
+    this._feedback = this._createFeedback();
+    this.node.append(
+      this._body,
+      this._thinking,
+      this._citations,
+      this._error,
+      this._footer,
+      this._feedback
+    );
   }
 
   readonly node: HTMLElement;
@@ -703,6 +787,85 @@ class AnswerView implements IMessageView {
     }
     this._renderError(message);
     this._renderFooter(message);
+  }
+
+  /**
+   * Show the vote buttons when the answer takes a vote (`allowed`), and what became of
+   * a vote once one was given (the buttons then stay, disabled, beside the outcome).
+   */
+  setFeedback(message: IAssistantMessage, allowed: boolean): void {
+    const feedback = message.feedback;
+    const key = JSON.stringify([allowed, feedback ?? null]);
+    if (key === this._feedbackKey) {
+      return;
+    }
+    this._feedbackKey = key;
+    this._message = message;
+    const trans = this._options.trans;
+    this._feedback.hidden = !allowed && !feedback;
+    const busy = feedback?.status === 'sending' || feedback?.status === 'sent';
+    for (const [vote, button] of this._voteButtons) {
+      button.disabled = busy || !allowed;
+      button.setAttribute('aria-pressed', String(!!feedback && feedback.vote === vote && busy));
+    }
+    const status = this._feedbackStatus;
+    status.classList.toggle('jp-mod-error', feedback?.status === 'failed');
+    this._feedback.dataset.status = feedback?.status ?? '';
+    if (!feedback) {
+      status.textContent = '';
+    } else if (feedback.status === 'sending') {
+      status.textContent = trans.__('Sending…');
+    } else if (feedback.status === 'failed') {
+      status.textContent = feedback.error ?? trans.__('Your vote was not recorded.');
+    } else if (feedback.vote === 'stuck') {
+      status.textContent = trans.__(
+        'Noted — ask again and the tutor will go one step further.'
+      );
+    } else {
+      status.textContent = trans.__('Thanks — noted.');
+    }
+  }
+
+  /** The vote buttons and the line that says what became of a vote. */
+  private _createFeedback(): HTMLElement {
+    const trans = this._options.trans;
+    const group = document.createElement('div');
+    group.className = 'jp-tutor-Feedback';
+    group.dataset.testid = 'tutor-feedback';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', trans.__('Was this answer helpful?'));
+    group.hidden = true;
+    // Words, not 👍/👎: emoji fonts are missing on some systems (boxes instead).
+    const labels: Record<FeedbackVote, { text: string; aria: string }> = {
+      up: { text: trans.__('Helpful'), aria: trans.__('Helpful: vote this answer up') },
+      down: {
+        text: trans.__('Not helpful'),
+        aria: trans.__('Not helpful: vote this answer down')
+      },
+      stuck: {
+        text: trans.__('Still stuck'),
+        aria: trans.__('Still stuck: the next hint goes one step further')
+      }
+    };
+    for (const vote of FEEDBACK_VOTES) {
+      const { text, aria } = labels[vote];
+      const button = makeButton(text, aria, `tutor-vote-${vote}`);
+      button.classList.add('jp-tutor-VoteButton');
+      button.dataset.vote = vote;
+      button.addEventListener('click', () => {
+        if (this._message) {
+          this._options.vote(this._message, vote);
+        }
+      });
+      this._voteButtons.set(vote, button);
+      group.appendChild(button);
+    }
+    this._feedbackStatus = document.createElement('span');
+    this._feedbackStatus.className = 'jp-tutor-Feedback-status';
+    this._feedbackStatus.dataset.testid = 'tutor-feedback-status';
+    this._feedbackStatus.setAttribute('role', 'status');
+    group.appendChild(this._feedbackStatus);
+    return group;
   }
 
   dispose(): void {
@@ -856,6 +1019,10 @@ class AnswerView implements IMessageView {
   private _message: IAssistantMessage | null = null;
   private _shownError: IAssistantMessage['error'] | undefined | null = null;
   private _retryTimer: number | null = null;
+  private readonly _feedback: HTMLElement;
+  private _feedbackStatus!: HTMLElement;
+  private readonly _voteButtons = new Map<FeedbackVote, HTMLButtonElement>();
+  private _feedbackKey = '';
 }
 
 namespace AnswerView {
@@ -866,6 +1033,8 @@ namespace AnswerView {
     codeActions: ICodeActions;
     openCitation: (citation: ICitation) => void;
     retry: (answer: IAssistantMessage) => void;
+    /** Vote on the answer. */
+    vote: (answer: IAssistantMessage, vote: FeedbackVote) => void;
     onRender: () => void;
   }
 }

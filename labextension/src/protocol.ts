@@ -142,6 +142,8 @@ export interface IConversationSummary {
 
 /** One stored message of `GET conversations/{id}`. */
 export interface IStoredMessage {
+  /** The gateway's id of the message (what `POST feedback` takes as `message_id`). */
+  id?: number | null;
   role: string;
   /** A string or a list of Anthropic content blocks. */
   content: unknown;
@@ -153,6 +155,127 @@ export interface IStoredMessage {
 /** `GET conversations/{id}`. */
 export interface IConversationDetail extends IConversationSummary {
   messages: IStoredMessage[];
+}
+
+/** A vote on an answer: 👍, 👎, or "still stuck" (the next hint goes one step further). */
+export type FeedbackVote = 'up' | 'down' | 'stuck';
+
+/** The votes, in the order the panel shows them. */
+export const FEEDBACK_VOTES: readonly FeedbackVote[] = ['up', 'down', 'stuck'];
+
+/** The body of `POST feedback`. */
+export interface IFeedbackRequest {
+  conversation_id: string;
+  vote: FeedbackVote;
+  /** The stored answer; without it the conversation's latest answer. */
+  message_id?: number;
+  comment?: string;
+}
+
+/** What `POST feedback` answers (201). */
+export interface IFeedbackResult {
+  id: number;
+  conversation_id: string;
+  /** The answer the vote was recorded on. */
+  message_id: number;
+  vote: FeedbackVote;
+  /** The hint level of the exercise after a "stuck" vote, if the answer was about one. */
+  hint_level: number | null;
+}
+
+/** Where the student is, for `GET course` (all optional). */
+export interface ICourseQuery {
+  notebook_path?: string;
+  cell_index?: number;
+  cell_id?: string;
+}
+
+/** What `GET course` tells the panel about the course. */
+export interface ICourseInfo {
+  course: string | null;
+  title: string | null;
+  published: boolean;
+  language: string | null;
+  model: string | null;
+  policy: string | null;
+  privacy: {
+    instructors_read_conversations: boolean | null;
+    /** The sentence to show the student about who reads their conversations. */
+    notice: string | null;
+  };
+  here: {
+    notebook_path: string | null;
+    cell_index: number | null;
+    exercise: string | null;
+    policy: string | null;
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value.trim() ? value : null;
+}
+
+function integerOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) ? value : null;
+}
+
+/** Read `POST feedback`'s answer; `null` when it is not one. */
+export function parseFeedbackResult(value: unknown): IFeedbackResult | null {
+  if (!isObject(value)) {
+    return null;
+  }
+  const vote = value.vote;
+  const messageId = integerOrNull(value.message_id);
+  if (
+    typeof vote !== 'string' ||
+    !(FEEDBACK_VOTES as readonly string[]).includes(vote) ||
+    messageId === null ||
+    typeof value.conversation_id !== 'string'
+  ) {
+    return null;
+  }
+  return {
+    id: integerOrNull(value.id) ?? 0,
+    conversation_id: value.conversation_id,
+    message_id: messageId,
+    vote: vote as FeedbackVote,
+    hint_level: integerOrNull(value.hint_level)
+  };
+}
+
+/**
+ * Read `GET course`'s answer; `null` when it is not an object.  Missing or mistyped
+ * fields become `null` (a newer or older gateway must not break the panel).
+ */
+export function parseCourseInfo(value: unknown): ICourseInfo | null {
+  if (!isObject(value)) {
+    return null;
+  }
+  const privacy = isObject(value.privacy) ? value.privacy : {};
+  const here = isObject(value.here) ? value.here : {};
+  const reads = privacy.instructors_read_conversations;
+  return {
+    course: stringOrNull(value.course),
+    title: stringOrNull(value.title),
+    published: value.published === true,
+    language: stringOrNull(value.language),
+    model: stringOrNull(value.model),
+    policy: stringOrNull(value.policy),
+    privacy: {
+      instructors_read_conversations: typeof reads === 'boolean' ? reads : null,
+      notice: stringOrNull(privacy.notice)?.trim() ?? null
+    },
+    here: {
+      notebook_path: stringOrNull(here.notebook_path),
+      cell_index: integerOrNull(here.cell_index),
+      exercise: stringOrNull(here.exercise),
+      policy: stringOrNull(here.policy)
+    }
+  };
 }
 
 /**

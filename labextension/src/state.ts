@@ -8,9 +8,11 @@
  */
 
 import {
+  FeedbackVote,
   ICitationEvent,
   IChatRequest,
   IConversationDetail,
+  IFeedbackRequest,
   IStoredMessage,
   IUnknownEvent,
   TutorEvent
@@ -68,6 +70,14 @@ export interface IAnswerError {
   retryable: boolean;
 }
 
+/** A vote on an answer and where it is: being sent, recorded, or refused. */
+export interface IFeedbackState {
+  vote: FeedbackVote;
+  status: 'sending' | 'sent' | 'failed';
+  /** Why it failed, written for the student. */
+  error?: string;
+}
+
 /** A question the student sent. */
 export interface IUserMessage {
   role: 'user';
@@ -90,6 +100,13 @@ export interface IAssistantMessage {
   error?: IAnswerError;
   /** The id of the user message this answers (for Retry). */
   questionId?: string;
+  /**
+   * The gateway's id of the answer (its last stored message), when known: answers of
+   * a stored conversation, and a streamed answer once a vote on it was recorded.
+   */
+  messageId?: number;
+  /** The student's vote on this answer, if any. */
+  feedback?: IFeedbackState;
 }
 
 export type ChatMessage = IUserMessage | IAssistantMessage;
@@ -126,7 +143,13 @@ export type ChatAction =
   /** Show a stored conversation. */
   | { type: 'load'; conversation: IConversationDetail }
   /** Start a new conversation. */
-  | { type: 'new' };
+  | { type: 'new' }
+  /** A vote on an answer was sent. */
+  | { type: 'feedback'; answerId: string; vote: FeedbackVote }
+  /** The vote was recorded, on the stored answer `messageId`. */
+  | { type: 'feedbackSent'; answerId: string; vote: FeedbackVote; messageId?: number }
+  /** The vote was refused or did not arrive; `message` says why. */
+  | { type: 'feedbackFailed'; answerId: string; vote: FeedbackVote; message: string };
 
 /** The empty state of a new conversation. */
 export const INITIAL_STATE: IChatState = Object.freeze({
@@ -332,6 +355,54 @@ export function applyEvent(
   }
 }
 
+/**
+ * Where a vote on the answer `answerId` goes (`POST feedback` without its `vote`), or
+ * `null` when the answer cannot be voted on (yet): it must have ended normally, in a
+ * conversation the gateway knows, and not be voted on already.  Without the stored
+ * id of the answer, only the conversation's latest answer can be voted on, while
+ * nothing streams (the gateway then takes the latest stored answer).
+ */
+export function feedbackTarget(
+  state: IChatState,
+  answerId: string
+): Omit<IFeedbackRequest, 'vote'> | null {
+  const message = state.messages.find(m => m.id === answerId);
+  if (
+    !message ||
+    message.role !== 'assistant' ||
+    message.status !== 'done' ||
+    !state.conversationId ||
+    message.feedback?.status === 'sending' ||
+    message.feedback?.status === 'sent'
+  ) {
+    return null;
+  }
+  if (typeof message.messageId === 'number') {
+    return { conversation_id: state.conversationId, message_id: message.messageId };
+  }
+  const answers = state.messages.filter(m => m.role === 'assistant');
+  if (state.streamingId !== null || answers[answers.length - 1] !== message) {
+    return null;
+  }
+  return { conversation_id: state.conversationId };
+}
+
+/** Replace the answer `id` through `update`; the same state when it is not an answer. */
+function updateAnswer(
+  state: IChatState,
+  id: string,
+  update: (message: IAssistantMessage) => IAssistantMessage
+): IChatState {
+  const index = state.messages.findIndex(m => m.id === id);
+  const current = state.messages[index];
+  if (!current || current.role !== 'assistant') {
+    return state;
+  }
+  const messages = state.messages.slice();
+  messages[index] = update(current);
+  return { ...state, messages };
+}
+
 /** Replace the streaming answer through `update`; no-op when nothing streams. */
 function updateStreaming(
   state: IChatState,
@@ -431,6 +502,25 @@ export function reduce(state: IChatState, action: ChatAction): IChatState {
           retry_after: action.retryAfter
         })
       );
+    case 'feedback':
+      if (!feedbackTarget(state, action.answerId)) {
+        return state;
+      }
+      return updateAnswer(state, action.answerId, m => ({
+        ...m,
+        feedback: { vote: action.vote, status: 'sending' }
+      }));
+    case 'feedbackSent':
+      return updateAnswer(state, action.answerId, m => ({
+        ...m,
+        messageId: action.messageId ?? m.messageId,
+        feedback: { vote: action.vote, status: 'sent' }
+      }));
+    case 'feedbackFailed':
+      return updateAnswer(state, action.answerId, m => ({
+        ...m,
+        feedback: { vote: action.vote, status: 'failed', error: action.message }
+      }));
     default:
       return state;
   }
@@ -527,6 +617,9 @@ export function messagesFromHistory(stored: readonly IStoredMessage[]): ChatMess
         };
       }
       answer = { ...current, parts, status, error, stopReason };
+      if (typeof m.id === 'number' && Number.isInteger(m.id)) {
+        answer.messageId = m.id; // the last stored message of the answer
+      }
       return;
     }
     // A user message holding only tool results continues the answer before it.

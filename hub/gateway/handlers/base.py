@@ -14,6 +14,7 @@ from tornado.web import HTTPError, RequestHandler
 from .. import metrics
 from ..auth import Caller, Identifier, token_from_headers
 from ..errors import GatewayError, database_unavailable
+from ..request import parse_json_object
 from ..service import TutorGateway
 
 
@@ -50,15 +51,7 @@ class GatewayHandler(RequestHandler):
         return self.caller
 
     def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise GatewayError(
-                "invalid_request_error", f"The body is not valid JSON: {err}."
-            ) from err
-        if not isinstance(body, dict):
-            raise GatewayError("invalid_request_error", "The body must be a JSON object.")
-        return body
+        return parse_json_object(self.request.body)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -60,6 +60,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
     route = "messages"
     #: The assistant's row, stored as ``streaming`` before the model is called.
     answer_id: int | None = None
+    #: A failure in the middle of the stream, passed on as an ``error`` event.
+    stream_error: GatewayError | None = None
 
     async def post(self) -> None:
         headers = self.request.headers
@@ -146,6 +148,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             # Before the response finishes (Tornado finishes it when post() returns): a
             # client that has seen the end of the answer always finds the turn stored.
             await self._record(reservation, recorder, status, guard)
+            await self._send_stream_error()
 
     async def _relay(
         self,
@@ -176,18 +179,16 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             self.log.info("Client left mid-answer", extra=self._log_fields())
             return "interrupted"
         except anthropic.APIStatusError as err:
-            await self._send_stream_error(upstream.translate(err))
+            self.stream_error = upstream.translate(err)
             return "interrupted"
         except (anthropic.APIConnectionError, httpx2.HTTPError) as err:
             # The SDK's transport (httpx2) raises its own errors when a stream breaks.
             metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
             upstream.breaker.record_failure()
-            await self._send_stream_error(
-                GatewayError(
-                    "api_error",
-                    "The connection to the AI service broke off mid-answer. "
-                    "What you received so far is kept; ask again to continue.",
-                )
+            self.stream_error = GatewayError(
+                "api_error",
+                "The connection to the AI service broke off mid-answer. "
+                "What you received so far is kept; ask again to continue.",
             )
             return "interrupted"
         finally:
@@ -195,9 +196,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             if stream is not None:
                 await stream.close()
 
-    async def _send_stream_error(self, error: GatewayError) -> None:
-        with contextlib.suppress(ClientGone):
-            await self.send_event(error.body(), event="error")
+    async def _send_stream_error(self) -> None:
+        """The stream's ``error`` event, sent once the partial turn is stored."""
+        if self.stream_error is not None:
+            with contextlib.suppress(ClientGone):
+                await self.send_event(self.stream_error.body(), event="error")
 
     async def _answer_once(
         self,

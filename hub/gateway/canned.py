@@ -1,7 +1,8 @@
 """A fixed answer as Messages API stream events, for answers the gateway gives itself.
 
-A refusal under a ``no-help`` policy never reaches the model; it still has to look like
-any other answer to the official SDK on the student's side, event for event.
+A refusal under a ``no-help`` policy and the offline responder's answers never reach a
+model; they still have to look like any other answer to the official SDK on the student's
+side, event for event.
 """
 
 from __future__ import annotations

@@ -1,0 +1,271 @@
+"""Turn the benchmarks' JSON (bench/results/) into docs/performance.md and its charts.
+
+Run the benchmarks first (see bench/README.md); each writes its own JSON.  This script
+only reads them, draws PNG charts into docs/performance/ and writes the Markdown report,
+so the numbers in the report are exactly the ones measured.
+
+    python bench/report.py
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+DOCS = BENCH.parent / "docs"
+CHARTS = DOCS / "performance"
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def bars(path: Path, title: str, groups: list[str], series: dict[str, list[float]], unit: str):
+    """A grouped bar chart: one group per x label, one bar per series."""
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    width = 0.8 / max(1, len(series))
+    for n, (label, values) in enumerate(series.items()):
+        xs = [i + n * width for i in range(len(groups))]
+        ax.bar(xs, values, width, label=label)
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))], groups)
+    ax.set_ylabel(unit)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.relative_to(DOCS)
+
+
+def line(path: Path, title: str, xs: list[float], series: dict[str, list[float]], xlabel: str,
+         unit: str, logx: bool = False):
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    for label, values in series.items():
+        ax.plot(xs, values, marker="o", label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(unit)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.relative_to(DOCS)
+
+
+def gateway_section(data: dict) -> list[str]:
+    levels = list(data["levels"])
+    rows = data["levels"]
+    chart = bars(
+        CHARTS / "gateway_ttft.png",
+        "Time to first token: SDK straight to the fake vs through the gateway",
+        [f"{n} stream(s)" for n in levels],
+        {
+            "direct p50": [rows[n]["direct"]["ttft_p50_ms"] for n in levels],
+            "gateway p50": [rows[n]["gateway"]["ttft_p50_ms"] for n in levels],
+            "direct p95": [rows[n]["direct"]["ttft_p95_ms"] for n in levels],
+            "gateway p95": [rows[n]["gateway"]["ttft_p95_ms"] for n in levels],
+        },
+        "ms",
+    )
+    out = [
+        "## The gateway's overhead",
+        "",
+        "`bench/gateway_overhead.py`: the same streamed questions with the official SDK,",
+        "straight to the fake upstream and through the gateway (hub token check, budget",
+        "reservation, turn stored before and after, events relayed one by one).",
+        "",
+        "| concurrent streams | requests | errors | TTFT p50 direct / gateway | TTFT p95 direct /"
+        " gateway | added TTFT p50 / p95 | total p50 direct / gateway | gateway memory per"
+        " open stream |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for n in levels:
+        r = rows[n]
+        d, g = r["direct"], r["gateway"]
+        out.append(
+            f"| {n} | {g['requests']} | {g['errors']} | {d['ttft_p50_ms']} / {g['ttft_p50_ms']} ms"
+            f" | {d['ttft_p95_ms']} / {g['ttft_p95_ms']} ms | {r['added_ttft_p50_ms']} /"
+            f" {r['added_ttft_p95_ms']} ms | {d['total_p50_ms']} / {g['total_p50_ms']} ms |"
+            f" {r['gateway_rss_per_open_stream_bytes'] / 1024:.0f} KiB |"
+        )
+    out += ["", f"![gateway TTFT]({chart})", ""]
+    return out
+
+
+def end_to_end_section(data: dict) -> list[str]:
+    levels = list(data["levels"])
+    rows = data["levels"]
+    chart = bars(
+        CHARTS / "end_to_end.png",
+        "Time to first token, p50: chat API vs gateway vs direct",
+        [f"{n} at once" for n in levels],
+        {
+            "chat API (panel path)": [rows[n]["chat_api"]["ttft_p50_ms"] for n in levels],
+            "SDK via gateway": [rows[n]["gateway_sdk"]["ttft_p50_ms"] for n in levels],
+            "SDK direct": [rows[n]["direct_sdk"]["ttft_p50_ms"] for n in levels],
+        },
+        "ms",
+    )
+    turns = data.get("conversation_length", [])
+    growth = line(
+        CHARTS / "conversation_length.png",
+        "One conversation growing: time per turn through the chat API",
+        [t["turn"] for t in turns],
+        {"first token": [t["ttft_ms"] for t in turns], "done": [t["total_ms"] for t in turns]},
+        "turn",
+        "ms",
+    )
+    out = [
+        "## End to end: the student's question through every part",
+        "",
+        "`bench/end_to_end.py`: `POST /user/NAME/tutor/api/chat` on a spawned single-user",
+        "server (what the panel does: context, orchestrator, SDK, gateway, fake upstream)",
+        "against the SDK to the gateway and the SDK straight to the fake.",
+        "",
+        "| at once | path | TTFT p50 / p95 | done p50 / p95 | errors |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n in levels:
+        for path in ("chat_api", "gateway_sdk", "direct_sdk"):
+            r = rows[n][path]
+            out.append(
+                f"| {n} | {path} | {r['ttft_p50_ms']} / {r['ttft_p95_ms']} ms |"
+                f" {r['total_p50_ms']} / {r['total_p95_ms']} ms | {r['errors']} |"
+            )
+    mem, after = data["memory_idle_mb"], data.get("memory_after_mb", {})
+    out += [
+        "",
+        f"![end to end]({chart})",
+        "",
+        f"Memory: gateway {mem['gateway']} MB idle, {after.get('gateway', '?')} MB after the run;"
+        f" one single-user server {mem['single_user_server']} MB idle,"
+        f" {after.get('single_user_server', '?')} MB after (the gateway's resident size is"
+        " mostly the embedding model it loads for retrieval).",
+        "",
+        "Conversation length: each follow-up resends the conversation so far (fetched from the",
+        "gateway) to the model; time per turn as one conversation grows to"
+        f" {len(turns)} turns:",
+        "",
+        f"![conversation length]({growth})",
+        "",
+    ]
+    return out
+
+
+def load_section(data: dict) -> list[str]:
+    return [
+        "## Load: students streaming at once for minutes",
+        "",
+        f"`bench/load_test.py`: {data['students']} simulated students, each with their own hub",
+        f"user and token, asking, reading the streamed answer and asking again for"
+        f" {data['seconds']:.0f} s through one gateway.",
+        "",
+        "| answered | errors | answers/s | TTFT p50 / p95 | every turn stored | gateway memory"
+        " first third → last third |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| {data['answered']} | {data['errors']} | {data['answers_per_second']} |"
+        f" {data['ttft_p50_ms']} / {data['ttft_p95_ms']} ms | {data['every_turn_stored']}"
+        f" ({data['stored']}) | {data['gateway_rss_first_third_mb']} →"
+        f" {data['gateway_rss_last_third_mb']} MB (ratio {data['gateway_rss_growth_ratio']}) |",
+        "",
+    ] + ([f"Errors seen: `{data['error_samples']}`", ""] if data["errors"] else [])
+
+
+def retrieval_section(speed: dict | None, quality: dict | None) -> list[str]:
+    out = ["## Retrieval", ""]
+    if quality:
+        out += [
+            "`bench/retrieval_quality.py`: the question set `bench/questions/` (students'",
+            "phrasing, error messages, code) against gold cells of a course in"
+            " `../shared/courses`.",
+            "",
+            "| method | recall@1 | recall@5 | MRR |",
+            "| --- | --- | --- | --- |",
+        ]
+        for method, scores in quality.get("methods", {}).items():
+            out.append(
+                f"| {method} | {scores.get('recall@1')} | {scores.get('recall@5')} |"
+                f" {scores.get('mrr')} |"
+            )
+        out.append("")
+    if speed:
+        scales = sorted(
+            (int(k.split("_")[1]), v) for k, v in speed.items() if k.startswith("scale_")
+        )
+        methods = ("hybrid", "vector", "text")
+        chart = line(
+            CHARTS / "retrieval_latency.png",
+            "Search latency p95 as the course grows",
+            [n for n, _ in scales],
+            {m: [v["search"][m]["p95_ms"] for _, v in scales] for m in methods},
+            "chunks",
+            "ms",
+            logx=True,
+        )
+        ingest = speed["ingest_with_model"]
+        out += [
+            "`bench/retrieval_speed.py`:",
+            "",
+            f"- ingest: {ingest['chunks_per_second']} chunks/s with the local embedding model,"
+            f" {speed['ingest_without_model']['chunks_per_second']} chunks/s without it;"
+            f" re-ingesting an unchanged course {speed['reingest']['unchanged_course_seconds']} s,"
+            f" one changed notebook {speed['reingest']['one_changed_notebook_seconds']} s"
+            f" ({speed['reingest']['one_changed_notebook_embedded']} chunk re-embedded);",
+            f"- embedding a question: p50 {speed['embed_query']['p50_ms']} ms;",
+            "",
+            "| chunks | hybrid p50 / p95 | vector p50 / p95 | full text p50 / p95 |",
+            "| --- | --- | --- | --- |",
+        ]
+        for n, v in scales:
+            s = v["search"]
+            out.append(
+                f"| {n:,} | "
+                + " | ".join(f"{s[m]['p50_ms']} / {s[m]['p95_ms']} ms" for m in methods)
+                + " |"
+            )
+        out += ["", f"![retrieval latency]({chart})", ""]
+    return out
+
+
+def main() -> None:
+    CHARTS.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Performance",
+        "",
+        "Measured by the scripts in `bench/` (each prints JSON; this page is generated from",
+        "their results by `bench/report.py`), each in one run on one machine:"
+        f" {platform.machine()}, 2 cores, Python {platform.python_version()}, shared with other",
+        "work, so compare numbers within a table (ratios), not across runs. The upstream is",
+        "the fake Anthropic API (`tests/fake_anthropic.py`) streaming at a set pace, so the",
+        "numbers are the tutor's own costs, not the model's.",
+        "",
+    ]
+    sections = [
+        ("gateway_overhead", gateway_section),
+        ("end_to_end", end_to_end_section),
+        ("load_test", load_section),
+    ]
+    for name, section in sections:
+        data = load(name)
+        lines += section(data) if data else [f"*`{name}` has not been run.*", ""]
+    lines += retrieval_section(load("retrieval_speed"), load("retrieval_quality"))
+    (DOCS / "performance.md").write_text("\n".join(lines))
+    print(f"wrote {DOCS / 'performance.md'} and {len(list(CHARTS.glob('*.png')))} charts")
+
+
+if __name__ == "__main__":
+    main()
