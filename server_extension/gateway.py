@@ -152,7 +152,10 @@ class GatewayClient:
                 base_url=self._url().rstrip("/"),
                 # The gateway identifies the caller by this token; never a model key.
                 auth_token=self._token or "no-token",
-                max_retries=0,
+                # Connection failures before the first byte (a keep-alive connection the
+                # gateway had closed, a replica restarting) are retried; the gateway's own
+                # refusals say `x-should-retry: false` and are not.
+                max_retries=2,
                 timeout=self._timeout,
             )
         return self._sdk
