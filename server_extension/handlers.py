@@ -17,6 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from jupyter_tutor.chat import API_PATH, KERNEL_TOKEN_HEADER
+from jupyter_tutor.handlers import allowed_methods
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
 from .chat_request import BadRequest, ChatRequest, parse_conversation_id
@@ -61,6 +62,8 @@ class TutorHandler(APIHandler):
                 error["retry_after"] = exc.retry_after
                 self.set_header("Retry-After", str(exc.retry_after))
         elif isinstance(exc, web.HTTPError):
+            if status_code == 405:
+                self.set_header("Allow", ", ".join(allowed_methods(self)))
             code = {401: "unauthorized", 403: "unauthorized"}.get(status_code, "bad_request")
             message = exc.log_message or self._reason
             if code == "unauthorized" and not getattr(self, "_jupyter_current_user", None):

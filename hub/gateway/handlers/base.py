@@ -11,6 +11,8 @@ import psycopg
 from psycopg_pool import PoolTimeout
 from tornado.web import HTTPError, RequestHandler
 
+from jupyter_tutor.handlers import allowed_methods
+
 from .. import metrics
 from ..auth import Caller, Identifier, token_from_headers
 from ..errors import GatewayError, database_unavailable
@@ -84,19 +86,11 @@ class GatewayHandler(RequestHandler):
             )
         self.set_status(error.status, reason=error.reason)
         if error.status == 405:
-            self.set_header("Allow", ", ".join(self._allowed_methods()))
+            self.set_header("Allow", ", ".join(allowed_methods(self)))
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(error.body()))
-
-    def _allowed_methods(self) -> list[str]:
-        """The HTTP methods this handler implements (for ``Allow`` on a 405)."""
-        return [
-            method
-            for method in self.SUPPORTED_METHODS
-            if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
-        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Expected errors are answered, not logged as crashes (write_error logs the rest)."""
