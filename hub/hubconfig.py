@@ -176,7 +176,13 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     c.SimpleLocalProcessSpawner.home_dir_template = str(data_dir / "users" / "{username}")
     course_dir = env.get("TUTOR_DEMO_COURSE_DIR")
     if course_dir:
-        c.Spawner.pre_spawn_hook = _copy_course_into_home(Path(course_dir), data_dir / "users")
+        # Named after the course, where the panel looks for the notebooks it cites.
+        folder = env.get("TUTOR_DEFAULT_COURSE") or Path(course_dir).name
+        c.Spawner.pre_spawn_hook = _copy_course_into_home(
+            Path(course_dir), data_dir / "users", folder
+        )
+    # The single-user server of this very environment, whatever PATH the hub runs with.
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.start_timeout = 60
     c.Spawner.http_timeout = 60
     if os.geteuid() == 0:
@@ -190,11 +196,11 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     )
 
 
-def _copy_course_into_home(course_dir: Path, homes: Path) -> Any:
+def _copy_course_into_home(course_dir: Path, homes: Path, folder: str) -> Any:
     """A pre-spawn hook giving each demo user their own copy of the sample course."""
 
     def hook(spawner: Any) -> None:
-        target = homes / spawner.user.name / course_dir.name
+        target = homes / spawner.user.name / folder
         if not target.exists():
             shutil.copytree(course_dir, target)
 

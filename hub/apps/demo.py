@@ -116,9 +116,14 @@ class DemoApp(Application):
         pool = database.open_pool()
         try:
             summary = ingest_course(
-                pool, SentenceTransformerEmbedder(), sample_course_dir(), SAMPLE_COURSE_NAME
+                pool,
+                SentenceTransformerEmbedder(parent=self),
+                sample_course_dir(),
+                SAMPLE_COURSE_NAME,
+                progress=True,
+                log=self.log,
             )
-            self.log.info("Sample course indexed: %s", summary)
+            print(f"Sample course indexed: {summary}", flush=True)
             with pool.connection() as conn:
                 publish(conn, read_course(sample_course_dir()), SAMPLE_COURSE_NAME)
         finally:

@@ -64,6 +64,17 @@ def find_error(text: str) -> str | None:
     return None
 
 
+_MARKUP = re.compile(r"```\w*|^\s{0,3}#{1,6}\s+|`", re.MULTILINE)
+
+
+def _plain_excerpt(text: str, limit: int = 280) -> str:
+    """The start of a passage as one line of plain text, safe to quote in Markdown: code
+    fences, heading marks and backticks would turn a one-line quote into headings or
+    code spans."""
+    plain = " ".join(_MARKUP.sub(" ", text).split())
+    return plain[:limit] + "…" if len(plain) > limit else plain
+
+
 def offline_answer(question: str, passages: Sequence[Any]) -> str:
     """The Markdown answer: notice, error explanation, then cited passages."""
     parts = [NOTICE]
@@ -73,8 +84,7 @@ def offline_answer(question: str, passages: Sequence[Any]) -> str:
     if passages:
         parts.append("These parts of the course look most relevant:")
         for n, hit in enumerate(passages, start=1):
-            excerpt = " ".join(hit.text.split())
-            excerpt = excerpt[:280] + "…" if len(excerpt) > 280 else excerpt
+            excerpt = _plain_excerpt(hit.text)
             parts.append(f"[{n}] **{hit.heading}** ({hit.path}, cell {hit.cell})\n\n> {excerpt}")
     elif not error:
         parts.append("I found nothing in the course material that matches this question.")
