@@ -7,25 +7,14 @@ The screenshot lands in ``test-artifacts/dashboard.png`` (gitignored): look at i
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
+import chromium
 import pytest
 from test_policy_support import publish_course, seed_activity, write_course
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 COURSE = "ds-browser"
 
 
@@ -42,26 +31,20 @@ def _sign_in(context, hub, user: str):
 
 
 def test_dashboard_renders_for_instructors_only(hub, hub_database_url, tmp_path) -> None:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("Chromium is missing: apt-get install -y chromium (make test does it)")
+    chromium.executable()  # skip early, with the way out, when Chromium is missing
     from playwright.sync_api import sync_playwright
 
     publish_course(hub_database_url, write_course(tmp_path / "c", read_conversations=True), COURSE)
     seed_activity(hub_database_url, COURSE)
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
 
         def browser(name: str):
-            context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / name),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
+            return chromium.launch(
+                playwright,
+                tmp_path / name,
                 viewport={"width": 1200, "height": 900},
                 accept_downloads=True,
             )
-            context.set_default_timeout(30_000)
-            return context
 
         instructor = browser("instructor")
         try:
@@ -75,7 +58,7 @@ def test_dashboard_renders_for_instructors_only(hub, hub_database_url, tmp_path)
             assert "NameError" in page.locator("#errors").inner_text()
             adoption = page.locator("#adoption").inner_text()
             assert re.search(r"\d+ of \d+ active students used the tutor", adoption), adoption
-            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            page.screenshot(path=str(chromium.ARTIFACTS / "dashboard.png"), full_page=True)
 
             with page.expect_download() as download:
                 page.locator("#errors h2 a").click()

@@ -13,30 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chromium
 import pytest
 from fake_anthropic import Reply
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USER = "student3"
 COURSE = "intro-python"  # the hub fixture's TUTOR_DEFAULT_COURSE
 
@@ -167,21 +155,13 @@ def student_server(hub, hub_database_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator[Any]:
     """A persistent Chromium context (Debian's Chromium, never a downloaded browser)."""
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not executable:
-        pytest.skip("Chromium is missing: apt-get install -y chromium (make test does it)")
+    chromium.executable()  # skip early, with the way out, when Chromium is missing
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")),
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 900},
+        context = chromium.launch(
+            playwright, tmp_path_factory.mktemp("chromium"), viewport={"width": 1440, "height": 900}
         )
-        context.set_default_timeout(30_000)
         try:
             yield context
         finally:
@@ -219,7 +199,7 @@ class Page:
             self.feedback_bodies.append(json.loads(request.post_data or "{}"))
 
     def shot(self, name: str) -> Path:
-        path = ARTIFACTS / f"panel-{name}.png"
+        path = chromium.ARTIFACTS / f"panel-{name}.png"
         self.page.screenshot(path=str(path))
         return path
 
