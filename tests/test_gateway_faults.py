@@ -59,14 +59,16 @@ async def test_database_restart_fails_clearly_then_recovers(
         os.kill(postmaster.pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
         await asyncio.to_thread(postmaster.wait, 30)
         asked = len(fake_upstream.requests)
-        try:
-            await ask(client, "while the database is down")
-        except anthropic.APIStatusError as err:
-            assert err.status_code == 503
-            assert "database is not answering" in err.body["error"]["message"]
-            assert "try again" in err.body["error"]["message"].lower()
-        else:
-            raise AssertionError("a request with the database down must fail")
+        # Under load: every request of a burst fails at once, clearly, and none goes upstream.
+        outcomes = await asyncio.gather(
+            *(ask(client, f"while the database is down {n}") for n in range(10)),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            assert isinstance(outcome, anthropic.APIStatusError), outcome
+            assert outcome.status_code == 503
+            assert "database is not answering" in outcome.body["error"]["message"]
+            assert "try again" in outcome.body["error"]["message"].lower()
         assert len(fake_upstream.requests) == asked  # nothing was sent upstream
 
         await asyncio.to_thread(server.ensure_running)
@@ -78,11 +80,15 @@ async def test_database_restart_fails_clearly_then_recovers(
             except anthropic.APIStatusError:
                 await asyncio.sleep(0.5)
         assert answer == "After the restart."
+        fake_upstream.script(*[Reply.text("Burst answer.") for _ in range(10)])
+        answers = await asyncio.gather(*(ask(client, f"burst {n}") for n in range(10)))
+        assert answers == ["Burst answer."] * 10
         with psycopg.connect(url) as conn:
             statuses = conn.execute(
-                "SELECT role, status FROM messages ORDER BY id"
+                "SELECT role, status, count(*) FROM messages GROUP BY role, status ORDER BY 1"
             ).fetchall()
-        assert statuses[-2:] == [("user", "complete"), ("assistant", "complete")]
+        # Before, after and the burst: 12 turns, each stored whole; nothing while it was down.
+        assert statuses == [("assistant", "complete", 12), ("user", "complete", 12)]
     finally:
         server.stop()
 
