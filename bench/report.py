@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -30,39 +33,47 @@ def load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def bars(path: Path, title: str, groups: list[str], series: dict[str, list[float]], unit: str):
-    """A grouped bar chart: one group per x label, one bar per series."""
+@contextmanager
+def _chart(path: Path, title: str, unit: str, grid_axis: str = "both") -> Iterator[Axes]:
+    """Axes to draw a chart on; on leaving, label and title them and save the figure to path."""
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    width = 0.8 / max(1, len(series))
-    for n, (label, values) in enumerate(series.items()):
-        xs = [i + n * width for i in range(len(groups))]
-        ax.bar(xs, values, width, label=label)
-    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))], groups)
+    yield ax
     ax.set_ylabel(unit)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    ax.grid(axis=grid_axis, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def bars(path: Path, title: str, groups: list[str], series: dict[str, list[float]], unit: str):
+    """A grouped bar chart: one group per x label, one bar per series."""
+    with _chart(path, title, unit, grid_axis="y") as ax:
+        width = 0.8 / max(1, len(series))
+        for n, (label, values) in enumerate(series.items()):
+            xs = [i + n * width for i in range(len(groups))]
+            ax.bar(xs, values, width, label=label)
+        ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))], groups)
     return path.relative_to(DOCS)
 
 
-def line(path: Path, title: str, xs: list[float], series: dict[str, list[float]], xlabel: str,
-         unit: str, logx: bool = False):
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    for label, values in series.items():
-        ax.plot(xs, values, marker="o", label=label)
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(unit)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def line(
+    path: Path,
+    title: str,
+    xs: list[float],
+    series: dict[str, list[float]],
+    xlabel: str,
+    unit: str,
+    logx: bool = False,
+):
+    """A line per series over xs, with markers at the measured points."""
+    with _chart(path, title, unit) as ax:
+        for label, values in series.items():
+            ax.plot(xs, values, marker="o", label=label)
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
     return path.relative_to(DOCS)
 
 

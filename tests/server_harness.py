@@ -201,6 +201,28 @@ def start_server(
     raise TimeoutError(f"jupyter server did not start:\n{server.log()[-3000:]}")
 
 
+#: What a student's hub token allows: calling the tutor gateway.
+STUDENT_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
+
+
+def serve_student(
+    hub: Any, workdir: Path, student: str, *, base_url: str = "/", config: str = ""
+) -> Iterator[RunningServer]:
+    """Run ``student``'s Jupyter server, its tutor talking to ``hub``'s gateway with the
+    student's token, until the generator resumes: a fixture's ``yield from``."""
+    running = start_server(
+        workdir,
+        {
+            "TUTOR_GATEWAY_URL": hub.gateway_url,
+            "JUPYTERHUB_API_TOKEN": hub.token_for(student, STUDENT_SCOPES),
+        },
+        base_url=base_url,
+        config=config,
+    )
+    yield running
+    running.stop()
+
+
 class ServerKernel:
     """What nbclient needs of a kernel manager, for a kernel the Jupyter server started.
 

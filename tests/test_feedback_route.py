@@ -9,25 +9,15 @@ import uuid
 
 import pytest
 from fake_anthropic import Reply
-from server_harness import run_in, start_server
+from server_harness import run_in, serve_student
 
 from jupyter_tutor_server.feedback import parse_course_query
-
-SERVER_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 
 
 @pytest.fixture(scope="module")
 def server(hub, tmp_path_factory):
-    running = start_server(
-        tmp_path_factory.mktemp("feedback-server"),
-        {
-            "TUTOR_GATEWAY_URL": hub.gateway_url,
-            "JUPYTERHUB_API_TOKEN": hub.token_for("student3", SERVER_SCOPES),
-        },
-        base_url="/user/student3/",
-    )
-    yield running
-    running.stop()
+    workdir = tmp_path_factory.mktemp("feedback-server")
+    yield from serve_student(hub, workdir, "student3", base_url="/user/student3/")
 
 
 def test_feedback_on_the_latest_answer(server, fake_upstream) -> None:

@@ -12,23 +12,13 @@ import time
 import httpx
 import pytest
 from fake_anthropic import Reply
-from server_harness import assert_valid_history, notebook, start_server
-
-SERVER_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
+from server_harness import assert_valid_history, notebook, serve_student
 
 
 @pytest.fixture(scope="module")
 def server(hub, tmp_path_factory):
-    running = start_server(
-        tmp_path_factory.mktemp("chat-server"),
-        {
-            "TUTOR_GATEWAY_URL": hub.gateway_url,
-            "JUPYTERHUB_API_TOKEN": hub.token_for("student3", SERVER_SCOPES),
-        },
-        base_url="/user/student3/",
-    )
-    yield running
-    running.stop()
+    workdir = tmp_path_factory.mktemp("chat-server")
+    yield from serve_student(hub, workdir, "student3", base_url="/user/student3/")
 
 
 def types(events: list[dict]) -> list[str]:

@@ -9,9 +9,14 @@ and the fake Anthropic API.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
+import anthropic
 import httpx
 import psycopg
+import pytest
 from test_policy_support import NOTE, cell_id, publish_course, write_course
 
 COURSE = "policy-test"
@@ -52,20 +57,38 @@ def rules(fake) -> str:
     return "\n".join(b["text"] for b in blocks if not b["text"].startswith("Notes from"))
 
 
-async def _gateway(make_gateway, tmp_path, database_url, **course):
-    publish_course(database_url, write_course(tmp_path / "course", **course), COURSE)
-    return await make_gateway(TutorGateway__default_course=COURSE)
+@dataclass
+class Tutor:
+    """An in-process gateway serving the published test course, and the hub students sign in to."""
+
+    gateway: Any
+    hub: Any
+
+    def token(self, student: str) -> str:
+        """A hub token for ``student`` with the scopes the tutor panel holds."""
+        return self.hub.token_for(student, SCOPES)
+
+    def client(self, student: str) -> anthropic.AsyncAnthropic:
+        """An Anthropic client that asks the gateway as ``student``."""
+        return self.gateway.client(self.token(student))
+
+
+@pytest.fixture
+def start_tutor(make_gateway, hub, database_url, tmp_path) -> Callable[..., Awaitable[Tutor]]:
+    """Publish the course in ``tmp_path / "course"`` (keywords as ``write_course`` takes them)
+    and start a gateway whose default course it is."""
+
+    async def start(**course: Any) -> Tutor:
+        publish_course(database_url, write_course(tmp_path / "course", **course), COURSE)
+        return Tutor(await make_gateway(TutorGateway__default_course=COURSE), hub)
+
+    return start
 
 
 async def test_prompt_carries_the_published_policy_where_the_student_is(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
+    start_tutor, fake_upstream, tmp_path
 ) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url)
-    client = gateway.client(hub.token_for("student1", SCOPES))
+    client = (await start_tutor()).client("student1")
     await ask(
         client,
         context={"notebook_path": LOOPS, "cell_index": 3, "has_code": True},
@@ -107,14 +130,9 @@ async def test_prompt_carries_the_published_policy_where_the_student_is(
 
 
 async def test_hint_ladder_climbs_only_when_the_student_asks_again(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
+    start_tutor, fake_upstream, database_url
 ) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url)
-    client = gateway.client(hub.token_for("student2", SCOPES))
+    client = (await start_tutor()).client("student2")
     exercise = {"notebook_path": LOOPS, "cell_index": 3}
     seen = []
     for _ in range(4):
@@ -155,21 +173,15 @@ async def test_hint_ladder_climbs_only_when_the_student_asks_again(
     assert questions == 6  # the tool round is not a question
 
 
-async def test_still_stuck_climbs_the_ladder_once(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
-) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url)
-    token = hub.token_for("student3", SCOPES)
-    client = gateway.client(token)
+async def test_still_stuck_climbs_the_ladder_once(start_tutor, fake_upstream, database_url) -> None:
+    tutor = await start_tutor()
+    token = tutor.token("student3")
+    client = tutor.gateway.client(token)
     exercise = {"notebook_path": LOOPS, "cell_index": 3}
     _, conversation = await ask(client, context=exercise)
     assert "a nudge" in rules(fake_upstream)
 
-    async with httpx.AsyncClient(base_url=gateway.url + "/") as http:
+    async with httpx.AsyncClient(base_url=tutor.gateway.url + "/") as http:
         auth = {"Authorization": f"Bearer {token}"}
         stuck = await http.post(
             "api/feedback", json={"conversation_id": conversation, "vote": "stuck"}, headers=auth
@@ -190,7 +202,7 @@ async def test_still_stuck_climbs_the_ladder_once(
                 headers=auth,
             )
             assert rated.status_code == 201
-        other = {"Authorization": f"Bearer {hub.token_for('student1', SCOPES)}"}
+        other = {"Authorization": f"Bearer {tutor.token('student1')}"}
         stranger = await http.post(
             "api/feedback", json={"conversation_id": conversation, "vote": "up"}, headers=other
         )
@@ -209,14 +221,9 @@ async def test_still_stuck_climbs_the_ladder_once(
 
 
 async def test_no_help_is_refused_without_calling_the_model(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
+    start_tutor, fake_upstream, database_url
 ) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url)
-    client = gateway.client(hub.token_for("student1", SCOPES))
+    client = (await start_tutor()).client("student1")
     for where in (
         {"notebook_path": LOOPS, "cell_index": 6},  # a no-help exercise
         {"notebook_path": "policy-test/exam.ipynb", "cell_index": 1},  # a no-help notebook
@@ -239,29 +246,17 @@ async def test_no_help_is_refused_without_calling_the_model(
     assert stored[0] == "tutor-policy" and "switched the tutor off" in stored[1][0]["text"]
 
 
-async def test_course_wide_no_help_cannot_be_loosened_by_a_cell(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
-) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url, policy="no-help")
-    client = gateway.client(hub.token_for("student1", SCOPES))
+async def test_course_wide_no_help_cannot_be_loosened_by_a_cell(start_tutor, fake_upstream) -> None:
+    client = (await start_tutor(policy="no-help")).client("student1")
     text, _ = await ask(client, context={"notebook_path": LOOPS, "cell_index": 8})  # "explain"
     assert "switched the tutor off" in text
     assert fake_upstream.requests == []
 
 
 async def test_a_question_without_code_or_error_asks_for_it(
-    make_gateway,
-    hub,
-    fake_upstream,
-    database_url,
-    tmp_path,
+    start_tutor, fake_upstream, database_url
 ) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url)
-    client = gateway.client(hub.token_for("student1", SCOPES))
+    client = (await start_tutor()).client("student1")
     bare = {"notebook_path": LOOPS, "cell_index": 3, "has_code": False, "has_error": False}
     await ask(client, "my code does not work", context=bare)
     assert "do not guess" in rules(fake_upstream)
@@ -282,14 +277,11 @@ async def test_a_question_without_code_or_error_asks_for_it(
 
 
 async def test_course_api_tells_the_panel_the_privacy_setting_and_the_policy_here(
-    make_gateway,
-    hub,
-    database_url,
-    tmp_path,
+    start_tutor,
 ) -> None:
-    gateway = await _gateway(make_gateway, tmp_path, database_url, read_conversations=True)
-    auth = {"Authorization": f"Bearer {hub.token_for('student1', SCOPES)}"}
-    async with httpx.AsyncClient(base_url=gateway.url + "/") as http:
+    tutor = await start_tutor(read_conversations=True)
+    auth = {"Authorization": f"Bearer {tutor.token('student1')}"}
+    async with httpx.AsyncClient(base_url=tutor.gateway.url + "/") as http:
         course = (await http.get("api/course", headers=auth)).json()
         assert course["title"] == "Policy test course" and course["published"]
         assert course["privacy"]["instructors_read_conversations"] is True

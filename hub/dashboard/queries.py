@@ -61,9 +61,12 @@ class Scope:
     conversations_visible: bool
 
 
-async def _rows(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def _rows(
+    conn: AsyncConnection, scope: Scope, sql: str, **params: Any
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts, with ``%(course)s`` and ``%(days)s`` taken from ``scope``."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(sql, params)
+    await cur.execute(sql, {"course": scope.course, "days": scope.days, **params})
     return await cur.fetchall()
 
 
@@ -95,7 +98,7 @@ class Analytics(LoggingConfigurable):
         }
 
     async def questions(self, conn: AsyncConnection, scope: Scope) -> Table:
-        table = Table(
+        return Table(
             "questions",
             "Questions per notebook and cell",
             [
@@ -107,35 +110,33 @@ class Analytics(LoggingConfigurable):
                 ("students", "Students"),
                 ("withheld", "Answers stopped by the guard"),
             ],
+            await _rows(
+                conn,
+                scope,
+                "SELECT coalesce(notebook_path, '(no notebook)') AS notebook, cell_index AS cell,"
+                " exercise, count(*) AS questions,"
+                " count(*) FILTER (WHERE error_type IS NOT NULL OR kind = 'explain') AS errors,"
+                " count(DISTINCT user_name) AS students,"
+                " count(*) FILTER (WHERE guarded) AS withheld"
+                f" FROM tutor_questions WHERE course_id = %(course)s AND created_at >= {_SINCE}"
+                " GROUP BY 1, 2, 3 ORDER BY questions DESC, notebook, cell NULLS FIRST",
+            ),
         )
-        table.rows = await _rows(
-            conn,
-            "SELECT coalesce(notebook_path, '(no notebook)') AS notebook, cell_index AS cell,"
-            " exercise, count(*) AS questions,"
-            " count(*) FILTER (WHERE error_type IS NOT NULL OR kind = 'explain') AS errors,"
-            " count(DISTINCT user_name) AS students,"
-            " count(*) FILTER (WHERE guarded) AS withheld"
-            f" FROM tutor_questions WHERE course_id = %(course)s AND created_at >= {_SINCE}"
-            " GROUP BY 1, 2, 3 ORDER BY questions DESC, notebook, cell NULLS FIRST",
-            {"course": scope.course, "days": scope.days},
-        )
-        return table
 
     async def errors(self, conn: AsyncConnection, scope: Scope) -> Table:
-        table = Table(
+        return Table(
             "errors",
             "Most frequent errors",
             [("error", "Error"), ("questions", "Questions"), ("students", "Students")],
+            await _rows(
+                conn,
+                scope,
+                "SELECT error_type AS error, count(*) AS questions,"
+                " count(DISTINCT user_name) AS students FROM tutor_questions"
+                f" WHERE course_id = %(course)s AND created_at >= {_SINCE}"
+                " AND error_type IS NOT NULL GROUP BY 1 ORDER BY questions DESC, error LIMIT 20",
+            ),
         )
-        table.rows = await _rows(
-            conn,
-            "SELECT error_type AS error, count(*) AS questions,"
-            " count(DISTINCT user_name) AS students FROM tutor_questions"
-            f" WHERE course_id = %(course)s AND created_at >= {_SINCE}"
-            " AND error_type IS NOT NULL GROUP BY 1 ORDER BY questions DESC, error LIMIT 20",
-            {"course": scope.course, "days": scope.days},
-        )
-        return table
 
     async def attention(self, conn: AsyncConnection, scope: Scope) -> Table:
         """Students with many questions, a repeated error or several "still stuck" on one
@@ -156,6 +157,7 @@ class Analytics(LoggingConfigurable):
         )
         rows = await _rows(
             conn,
+            scope,
             "WITH q AS (SELECT user_name, coalesce(notebook_path, '') AS nb,"
             "   coalesce(exercise, '') AS ex, count(*) AS questions FROM tutor_questions"
             f"   WHERE course_id = %(course)s AND created_at >= {_SINCE} GROUP BY 1, 2, 3),"
@@ -179,13 +181,9 @@ class Analytics(LoggingConfigurable):
             " WHERE q.questions >= %(many)s OR e.n >= %(repeats)s OR s.stuck >= %(stuck)s"
             " ORDER BY q.questions + 3 * coalesce(e.n, 0) + 3 * coalesce(s.stuck, 0) DESC,"
             " student",
-            {
-                "course": scope.course,
-                "days": scope.days,
-                "many": self.many_questions,
-                "repeats": self.repeated_errors,
-                "stuck": self.stuck_votes,
-            },
+            many=self.many_questions,
+            repeats=self.repeated_errors,
+            stuck=self.stuck_votes,
         )
         for row in rows:
             reasons = []
@@ -200,7 +198,7 @@ class Analytics(LoggingConfigurable):
         return table
 
     async def students(self, conn: AsyncConnection, scope: Scope) -> Table:
-        table = Table(
+        return Table(
             "students",
             "Tokens and cost per student",
             [
@@ -211,28 +209,29 @@ class Analytics(LoggingConfigurable):
                 ("cost_usd", "Cost (USD)"),
                 ("last_used", "Last used"),
             ],
+            await _rows(
+                conn,
+                scope,
+                "WITH u AS (SELECT u.user_name,"
+                "   sum(u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens)"
+                "     AS input_tokens, sum(u.output_tokens) AS output_tokens,"
+                "   sum(u.cost_usd) AS cost_usd, max(u.created_at) AS last_used"
+                "   FROM usage u JOIN conversations c ON c.id = u.conversation_id"
+                f"   WHERE c.course_id = %(course)s AND u.created_at >= {_SINCE} GROUP BY 1),"
+                " q AS (SELECT user_name, count(*) AS questions FROM tutor_questions"
+                f"   WHERE course_id = %(course)s AND created_at >= {_SINCE} GROUP BY 1)"
+                " SELECT coalesce(u.user_name, q.user_name) AS student,"
+                " coalesce(q.questions, 0) AS questions,"
+                " coalesce(u.input_tokens, 0) AS input_tokens,"
+                " coalesce(u.output_tokens, 0) AS output_tokens,"
+                " coalesce(u.cost_usd, 0) AS cost_usd,"
+                " u.last_used FROM u FULL JOIN q ON q.user_name = u.user_name"
+                " ORDER BY cost_usd DESC, student",
+            ),
         )
-        table.rows = await _rows(
-            conn,
-            "WITH u AS (SELECT u.user_name,"
-            "   sum(u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens)"
-            "     AS input_tokens, sum(u.output_tokens) AS output_tokens,"
-            "   sum(u.cost_usd) AS cost_usd, max(u.created_at) AS last_used"
-            "   FROM usage u JOIN conversations c ON c.id = u.conversation_id"
-            f"   WHERE c.course_id = %(course)s AND u.created_at >= {_SINCE} GROUP BY 1),"
-            " q AS (SELECT user_name, count(*) AS questions FROM tutor_questions"
-            f"   WHERE course_id = %(course)s AND created_at >= {_SINCE} GROUP BY 1)"
-            " SELECT coalesce(u.user_name, q.user_name) AS student,"
-            " coalesce(q.questions, 0) AS questions, coalesce(u.input_tokens, 0) AS input_tokens,"
-            " coalesce(u.output_tokens, 0) AS output_tokens, coalesce(u.cost_usd, 0) AS cost_usd,"
-            " u.last_used FROM u FULL JOIN q ON q.user_name = u.user_name"
-            " ORDER BY cost_usd DESC, student",
-            {"course": scope.course, "days": scope.days},
-        )
-        return table
 
     async def days(self, conn: AsyncConnection, scope: Scope) -> Table:
-        table = Table(
+        return Table(
             "days",
             "Use per day",
             [
@@ -242,30 +241,29 @@ class Analytics(LoggingConfigurable):
                 ("tokens", "Tokens"),
                 ("cost_usd", "Cost (USD)"),
             ],
+            await _rows(
+                conn,
+                scope,
+                "WITH d AS (SELECT generate_series((now() AT TIME ZONE 'UTC')::date"
+                "   - (%(days)s - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day')::date"
+                "   AS day),"
+                " q AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS questions,"
+                "   count(DISTINCT user_name) AS students FROM tutor_questions"
+                f"   WHERE course_id = %(course)s AND created_at >= {_SINCE} GROUP BY 1),"
+                " u AS (SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day,"
+                "   sum(u.input_tokens + u.output_tokens + u.cache_creation_input_tokens"
+                "     + u.cache_read_input_tokens) AS tokens, sum(u.cost_usd) AS cost_usd"
+                "   FROM usage u JOIN conversations c ON c.id = u.conversation_id"
+                f"   WHERE c.course_id = %(course)s AND u.created_at >= {_SINCE} GROUP BY 1)"
+                " SELECT d.day, coalesce(q.questions, 0) AS questions,"
+                " coalesce(q.students, 0) AS students, coalesce(u.tokens, 0) AS tokens,"
+                " coalesce(u.cost_usd, 0) AS cost_usd"
+                " FROM d LEFT JOIN q USING (day) LEFT JOIN u USING (day) ORDER BY d.day",
+            ),
         )
-        table.rows = await _rows(
-            conn,
-            "WITH d AS (SELECT generate_series((now() AT TIME ZONE 'UTC')::date"
-            "   - (%(days)s - 1), (now() AT TIME ZONE 'UTC')::date, interval '1 day')::date"
-            "   AS day),"
-            " q AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS questions,"
-            "   count(DISTINCT user_name) AS students FROM tutor_questions"
-            f"   WHERE course_id = %(course)s AND created_at >= {_SINCE} GROUP BY 1),"
-            " u AS (SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day,"
-            "   sum(u.input_tokens + u.output_tokens + u.cache_creation_input_tokens"
-            "     + u.cache_read_input_tokens) AS tokens, sum(u.cost_usd) AS cost_usd"
-            "   FROM usage u JOIN conversations c ON c.id = u.conversation_id"
-            f"   WHERE c.course_id = %(course)s AND u.created_at >= {_SINCE} GROUP BY 1)"
-            " SELECT d.day, coalesce(q.questions, 0) AS questions,"
-            " coalesce(q.students, 0) AS students, coalesce(u.tokens, 0) AS tokens,"
-            " coalesce(u.cost_usd, 0) AS cost_usd"
-            " FROM d LEFT JOIN q USING (day) LEFT JOIN u USING (day) ORDER BY d.day",
-            {"course": scope.course, "days": scope.days},
-        )
-        return table
 
     async def votes(self, conn: AsyncConnection, scope: Scope) -> Table:
-        table = Table(
+        return Table(
             "votes",
             "Helpfulness votes",
             [
@@ -275,36 +273,38 @@ class Analytics(LoggingConfigurable):
                 ("down", "Not helpful"),
                 ("stuck", "Still stuck"),
             ],
+            await _rows(
+                conn,
+                scope,
+                "SELECT coalesce(t.notebook_path, '(no notebook)') AS notebook, t.exercise,"
+                " count(*) FILTER (WHERE f.vote = 'up') AS up,"
+                " count(*) FILTER (WHERE f.vote = 'down') AS down,"
+                " count(*) FILTER (WHERE f.vote = 'stuck') AS stuck FROM feedback f"
+                " LEFT JOIN LATERAL (SELECT notebook_path, exercise FROM tutor_questions t"
+                "   WHERE t.conversation_id = f.conversation_id AND t.created_at <= f.created_at"
+                "   ORDER BY t.created_at DESC, t.id DESC LIMIT 1) t ON true"
+                f" WHERE f.course_id = %(course)s AND f.created_at >= {_SINCE}"
+                " GROUP BY 1, 2 ORDER BY count(*) DESC, notebook",
+            ),
         )
-        table.rows = await _rows(
-            conn,
-            "SELECT coalesce(t.notebook_path, '(no notebook)') AS notebook, t.exercise,"
-            " count(*) FILTER (WHERE f.vote = 'up') AS up,"
-            " count(*) FILTER (WHERE f.vote = 'down') AS down,"
-            " count(*) FILTER (WHERE f.vote = 'stuck') AS stuck FROM feedback f"
-            " LEFT JOIN LATERAL (SELECT notebook_path, exercise FROM tutor_questions t"
-            "   WHERE t.conversation_id = f.conversation_id AND t.created_at <= f.created_at"
-            "   ORDER BY t.created_at DESC, t.id DESC LIMIT 1) t ON true"
-            f" WHERE f.course_id = %(course)s AND f.created_at >= {_SINCE}"
-            " GROUP BY 1, 2 ORDER BY count(*) DESC, notebook",
-            {"course": scope.course, "days": scope.days},
-        )
-        return table
 
     async def comments(self, conn: AsyncConnection, scope: Scope) -> Table:
         columns = [("at", "When"), ("student", "Student"), ("vote", "Vote"), ("comment", "Comment")]
         if scope.conversations_visible:
             columns.append(("conversation", "Conversation"))
-        table = Table("comments", "What students said about answers", columns)
-        table.rows = await _rows(
-            conn,
-            "SELECT created_at AS at, user_name AS student, vote, comment,"
-            " conversation_id::text AS conversation FROM feedback"
-            f" WHERE course_id = %(course)s AND created_at >= {_SINCE} AND comment IS NOT NULL"
-            " ORDER BY created_at DESC LIMIT 100",
-            {"course": scope.course, "days": scope.days},
+        return Table(
+            "comments",
+            "What students said about answers",
+            columns,
+            await _rows(
+                conn,
+                scope,
+                "SELECT created_at AS at, user_name AS student, vote, comment,"
+                " conversation_id::text AS conversation FROM feedback"
+                f" WHERE course_id = %(course)s AND created_at >= {_SINCE} AND comment IS NOT NULL"
+                " ORDER BY created_at DESC LIMIT 100",
+            ),
         )
-        return table
 
     async def conversations(self, conn: AsyncConnection, scope: Scope) -> Table:
         """Recent conversations; empty where the course keeps them private."""
@@ -324,13 +324,13 @@ class Analytics(LoggingConfigurable):
             return table
         table.rows = await _rows(
             conn,
+            scope,
             "SELECT c.updated_at AS updated, c.user_name AS student, c.title,"
             " c.notebook_path AS notebook, count(m.id) AS messages,"
             " c.id::text AS conversation FROM conversations c"
             " LEFT JOIN messages m ON m.conversation_id = c.id"
             f" WHERE c.course_id = %(course)s AND c.updated_at >= {_SINCE}"
             " GROUP BY c.id ORDER BY c.updated_at DESC LIMIT 200",
-            {"course": scope.course, "days": scope.days},
         )
         return table
 
@@ -338,9 +338,9 @@ class Analytics(LoggingConfigurable):
         """Who asked the tutor at least one question in the period."""
         rows = await _rows(
             conn,
+            scope,
             "SELECT DISTINCT user_name FROM tutor_questions"
             f" WHERE course_id = %(course)s AND created_at >= {_SINCE}",
-            {"course": scope.course, "days": scope.days},
         )
         return {row["user_name"] for row in rows}
 

@@ -27,6 +27,7 @@ LINK_TAG = "jupyter-tutor"
 RATE = "$__rate_interval"
 ANSWERED = 'route!~"health|metrics"'
 QUESTIONS = 'tutor_gateway_requests_total{route="messages", status=~"2.."}'
+GATEWAY = 'job="tutor-gateway"'
 
 
 def prom(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> dict:
@@ -122,6 +123,16 @@ def panel(
     return body
 
 
+def stat(layout: Layout, title: str, targets: list[dict], **options: Any) -> dict:
+    """A headline number; stat panels stand in a row of height 5 at the top of a dashboard."""
+    return panel(layout, "stat", title, targets, height=5, **options)
+
+
+def series(layout: Layout, title: str, targets: list[dict], **options: Any) -> dict:
+    """A graph over time."""
+    return panel(layout, "timeseries", title, targets, **options)
+
+
 def dashboard(uid: str, title: str, description: str, panels: list[dict], sql_used: bool) -> dict:
     variables = [
         {
@@ -185,12 +196,40 @@ def error_ratio(window: str) -> str:
     )
 
 
+def answered_rate(by: str) -> str:
+    """Requests per second the gateway answered (not health checks or scrapes), grouped by `by`."""
+    return f"sum by ({by}) (rate(tutor_gateway_requests_total{{{ANSWERED}}}[{RATE}]))"
+
+
+def replicas_up(layout: Layout, width: int) -> dict:
+    """Gateway replicas Prometheus reaches: red with none, orange with one (no spare)."""
+    return stat(
+        layout,
+        "Gateway replicas up",
+        [prom(f"sum(up{{{GATEWAY}}})")],
+        width=width,
+        decimals=0,
+        thresholds=[(None, "red"), (1, "orange"), (2, "green")],
+    )
+
+
+def upstream_errors(layout: Layout, description: str = "") -> dict:
+    """Failures of the model API per second, stacked by type."""
+    return series(
+        layout,
+        "Upstream errors by type",
+        [prom(f"sum by (type) (rate(tutor_gateway_upstream_errors_total[{RATE}]))", "{{type}}")],
+        unit="ops",
+        stack=True,
+        description=description,
+    )
+
+
 def overview() -> dict:
     lay = Layout()
     panels = [
-        panel(
+        stat(
             lay,
-            "stat",
             "Questions answered (24 h)",
             [
                 prom(
@@ -199,85 +238,58 @@ def overview() -> dict:
                 )
             ],
             width=4,
-            height=5,
             decimals=0,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Answers streaming now",
             [prom("sum(tutor_gateway_open_streams)")],
             width=4,
-            height=5,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Time to first token, p95 (1 h)",
             [prom(p95("tutor_gateway_first_token_seconds", window="1h"), instant=True)],
             unit="s",
             width=4,
-            height=5,
             decimals=1,
             thresholds=[(None, "green"), (3, "orange"), (5, "red")],
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Server errors (1 h)",
             [prom(error_ratio("1h"), instant=True)],
             unit="percentunit",
             width=4,
-            height=5,
             decimals=1,
             thresholds=[(None, "green"), (0.02, "orange"), (0.05, "red")],
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Cost (24 h)",
             [prom("sum(increase(tutor_gateway_cost_usd_total[24h]))", instant=True)],
             unit="currencyUSD",
             width=4,
-            height=5,
             decimals=2,
         ),
-        panel(
+        replicas_up(lay, width=4),
+        series(
             lay,
-            "stat",
-            "Gateway replicas up",
-            [prom('sum(up{job="tutor-gateway"})')],
-            width=4,
-            height=5,
-            decimals=0,
-            thresholds=[(None, "red"), (1, "orange"), (2, "green")],
-        ),
-        panel(
-            lay,
-            "timeseries",
             "Requests by route and status",
-            [
-                prom(
-                    "sum by (route, status)"
-                    f" (rate(tutor_gateway_requests_total{{{ANSWERED}}}[{RATE}]))",
-                    "{{route}} {{status}}",
-                )
-            ],
+            [prom(answered_rate("route, status"), "{{route}} {{status}}")],
             unit="reqps",
             description="Every gateway request; 429 are limits (budget, rate), 5xx failures.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Answers stored, by outcome",
             [prom(f"sum by (status) (rate(tutor_gateway_turns_total[{RATE}]))", "{{status}}")],
             unit="ops",
             stack=True,
             description="complete; interrupted (stopped, client gone, stream broke); error.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Refused by a limit",
             [
                 prom(
@@ -289,18 +301,8 @@ def overview() -> dict:
             stack=True,
             description="Daily token or USD budget of a student, or the per-minute rate.",
         ),
-        panel(
-            lay,
-            "timeseries",
-            "Upstream errors by type",
-            [
-                prom(
-                    f"sum by (type) (rate(tutor_gateway_upstream_errors_total[{RATE}]))", "{{type}}"
-                )
-            ],
-            unit="ops",
-            stack=True,
-            description="Failures of the model API; breaker_open: answered at once as unavailable.",
+        upstream_errors(
+            lay, "Failures of the model API; breaker_open: answered at once as unavailable."
         ),
     ]
     return dashboard(
@@ -316,9 +318,8 @@ def performance() -> dict:
     lay = Layout()
     quantiles = [("0.5", "p50", "A"), ("0.95", "p95", "B"), ("0.99", "p99", "C")]
     panels = [
-        panel(
+        series(
             lay,
-            "timeseries",
             "Time to first token",
             [
                 prom(p95("tutor_gateway_first_token_seconds", q=q), name, ref)
@@ -329,24 +330,21 @@ def performance() -> dict:
             description="From the request to the first text or tool token relayed."
             " Alert: p95 > 5 s.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Time to first token p95, by model",
             [prom(p95("tutor_gateway_first_token_seconds", by="model"), "{{model}}")],
             unit="s",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Whole request, p95 by route",
             [prom(p95("tutor_gateway_request_seconds", by="route"), "{{route}}")],
             unit="s",
             description="Until the last byte: long streamed answers make v1/messages long.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Course retrieval",
             [
                 prom(p95("tutor_gateway_retrieval_seconds", q=q), name, ref)
@@ -355,51 +353,31 @@ def performance() -> dict:
             unit="s",
             description="Embedding the question and the hybrid search in PostgreSQL.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Answers streaming at once",
             [prom("sum by (instance) (tutor_gateway_open_streams)", "{{instance}}")],
             unit="short",
             stack=True,
             description="Concurrent streams per gateway replica: the load that sizes replicas.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Server error ratio",
             [prom(error_ratio(RATE), "5xx / all")],
             unit="percentunit",
             thresholds=[(None, "green"), (0.05, "red")],
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Requests per second by replica",
-            [
-                prom(
-                    f"sum by (instance) (rate(tutor_gateway_requests_total{{{ANSWERED}}}[{RATE}]))",
-                    "{{instance}}",
-                )
-            ],
+            [prom(answered_rate("instance"), "{{instance}}")],
             unit="reqps",
             stack=True,
         ),
-        panel(
+        upstream_errors(lay),
+        series(
             lay,
-            "timeseries",
-            "Upstream errors by type",
-            [
-                prom(
-                    f"sum by (type) (rate(tutor_gateway_upstream_errors_total[{RATE}]))", "{{type}}"
-                )
-            ],
-            unit="ops",
-            stack=True,
-        ),
-        panel(
-            lay,
-            "timeseries",
             "Tool runs that failed, by tool",
             [
                 prom(
@@ -427,30 +405,25 @@ def performance() -> dict:
 def costs() -> dict:
     lay = Layout()
     panels = [
-        panel(
+        stat(
             lay,
-            "stat",
             "Cost, last 24 h",
             [prom("tutor:cost_usd:increase24h")],
             unit="currencyUSD",
             width=6,
-            height=5,
             decimals=2,
             description="Recorded by the alert rules (tutor-alerts.yml).",
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Daily budget (alert line)",
             [prom("tutor:cost_usd:daily_budget")],
             unit="currencyUSD",
             width=6,
-            height=5,
             decimals=0,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Cost per answer (24 h)",
             [
                 prom(
@@ -461,30 +434,25 @@ def costs() -> dict:
             ],
             unit="currencyUSD",
             width=6,
-            height=5,
             decimals=4,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Tokens (24 h)",
             [prom("sum(increase(tutor_gateway_tokens_total[24h]))", instant=True)],
             unit="short",
             width=6,
-            height=5,
             decimals=0,
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Cost per hour by model",
             [prom("sum by (model) (increase(tutor_gateway_cost_usd_total[1h]))", "{{model}}")],
             unit="currencyUSD",
             stack=True,
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Rolling 24 h cost against the budget",
             [
                 prom("tutor:cost_usd:increase24h", "spent (24 h)", "A"),
@@ -492,9 +460,8 @@ def costs() -> dict:
             ],
             unit="currencyUSD",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Tokens per second by model and kind",
             [
                 prom(
@@ -506,9 +473,8 @@ def costs() -> dict:
             stack=True,
             description="input, output, cache reads and writes, as metered.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Students held back by their budget",
             [
                 prom(
@@ -532,9 +498,8 @@ def costs() -> dict:
             height=9,
             description="From usage_daily: who is near their budget.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Cost per day by model (database)",
             [
                 sql(
@@ -563,9 +528,8 @@ def costs() -> dict:
 def learning() -> dict:
     lay = Layout()
     panels = [
-        panel(
+        stat(
             lay,
-            "stat",
             "Students asking (period)",
             [
                 sql(
@@ -574,11 +538,9 @@ def learning() -> dict:
                 )
             ],
             width=6,
-            height=5,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Questions (period)",
             [
                 sql(
@@ -587,11 +549,9 @@ def learning() -> dict:
                 )
             ],
             width=6,
-            height=5,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Questions per conversation",
             [
                 sql("""SELECT avg(n)::float AS turns FROM (SELECT count(*) AS n FROM messages
@@ -599,13 +559,11 @@ def learning() -> dict:
                       GROUP BY conversation_id) AS t""")
             ],
             width=6,
-            height=5,
             decimals=1,
             description="Many turns can mean a student is stuck, or a good dialogue.",
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Answers that reached the end (period)",
             [
                 sql("""SELECT (count(*) FILTER (WHERE status = 'complete'))::float
@@ -614,12 +572,10 @@ def learning() -> dict:
             ],
             unit="percentunit",
             width=6,
-            height=5,
             decimals=1,
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Questions per hour",
             [
                 prom(
@@ -630,9 +586,8 @@ def learning() -> dict:
             unit="short",
             description="When students work: plan office hours and capacity around it.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Tools the tutor used",
             [prom("sum by (tool) (increase(tutor_gateway_tool_uses_total[1h]))", "{{tool}}")],
             unit="short",
@@ -654,9 +609,8 @@ def learning() -> dict:
             height=10,
             description="Where the course material raises the most questions.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Students asking per day",
             [
                 sql(
@@ -683,9 +637,8 @@ def learning() -> dict:
             width=12,
             height=8,
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Answers by outcome",
             [prom("sum by (status) (increase(tutor_gateway_turns_total[1h]))", "{{status}}")],
             unit="short",
@@ -705,80 +658,59 @@ def learning() -> dict:
 
 def infrastructure() -> dict:
     lay = Layout()
-    gw = 'job="tutor-gateway"'
     panels = [
-        panel(
+        replicas_up(lay, width=6),
+        stat(
             lay,
-            "stat",
-            "Gateway replicas up",
-            [prom(f"sum(up{{{gw}}})")],
-            width=6,
-            height=5,
-            decimals=0,
-            thresholds=[(None, "red"), (1, "orange"), (2, "green")],
-        ),
-        panel(
-            lay,
-            "stat",
             "Students' servers running",
             [prom("sum(jupyterhub_running_servers)")],
             width=6,
-            height=5,
             decimals=0,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Active users (24 h)",
             [prom('sum(jupyterhub_active_users{period="24h"})')],
             width=6,
-            height=5,
             decimals=0,
         ),
-        panel(
+        stat(
             lay,
-            "stat",
             "Database size",
             [sql("SELECT pg_database_size(current_database()) AS size")],
             unit="bytes",
             width=6,
-            height=5,
             decimals=1,
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Gateway CPU by replica",
-            [prom(f"rate(process_cpu_seconds_total{{{gw}}}[{RATE}])", "{{instance}}")],
+            [prom(f"rate(process_cpu_seconds_total{{{GATEWAY}}}[{RATE}])", "{{instance}}")],
             unit="percentunit",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Gateway memory by replica",
-            [prom(f"process_resident_memory_bytes{{{gw}}}", "{{instance}}")],
+            [prom(f"process_resident_memory_bytes{{{GATEWAY}}}", "{{instance}}")],
             unit="bytes",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Server spawn time, p95",
             [prom(p95("jupyterhub_server_spawn_duration_seconds"), "p95")],
             unit="s",
             description="From the click to a running server: image pulls, node scale-up.",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Students' servers running",
             [prom("sum(jupyterhub_running_servers)", "running")],
             unit="short",
         ),
-        panel(
+        series(
             lay,
-            "timeseries",
             "Gateway open files",
-            [prom(f"process_open_fds{{{gw}}}", "{{instance}}")],
+            [prom(f"process_open_fds{{{GATEWAY}}}", "{{instance}}")],
             unit="short",
         ),
         panel(
