@@ -244,7 +244,7 @@ class Turn:
             await emit({"type": "tool_call", **call, "input": block["input"]})
             with tracing.span("orchestrator.tool", tool=block["name"]) as span:
                 result = await self.owner.toolbox.call(block["name"], block["input"], scope)
-                span.set_attribute("is_error", result.is_error)
+                span.set_attribute("tutor.is_error", result.is_error)
             await emit(
                 {
                     "type": "tool_result",

@@ -7,6 +7,7 @@ single-user servers (SimpleLocalProcessSpawner) and shared-password users, all o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -193,3 +194,56 @@ def start_hub(
         raise TimeoutError(f"JupyterHub did not start; see {log_path}")
     hub.wait_for_gateway()
     return hub
+
+
+class ExternalGateway:
+    """``jupyter-tutor gateway`` as its own process, the way production runs it."""
+
+    def __init__(
+        self, hub, database_url: str, fake, folder: Path, extra_env: dict | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/services/tutor"
+        config = folder / "gateway_config.py"
+        config.write_text(
+            "c.ConversationStore.checkpoint_seconds = 0.2\n"
+            "c.ConversationStore.stale_seconds = 1\n"
+        )
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "TUTOR_"))
+        } | {
+            "JUPYTERHUB_API_URL": hub.api_url,
+            "JUPYTERHUB_API_TOKEN": "unused-for-identification",
+            "TUTOR_DATABASE_URL": database_url,
+            "TUTOR_GATEWAY_CONFIG": str(config),
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": fake.api_key,
+        } | (extra_env or {})
+        self.log = folder / "gateway.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_tutor_hub.apps.gateway", "--port",
+                 str(self.port), "--ip", "127.0.0.1", "--plain-logs"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(self.log.read_text()[-2000:])
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)

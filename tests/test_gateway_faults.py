@@ -7,11 +7,8 @@ Each test runs its own database or gateway, so what it breaks disturbs nothing e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import anthropic
@@ -21,7 +18,7 @@ import psutil
 import psycopg
 import pytest
 from fake_anthropic import Reply
-from hub_harness import free_port
+from hub_harness import ExternalGateway
 
 from jupyter_tutor_hub.db import EmbeddedPostgres, migrate
 
@@ -91,57 +88,6 @@ async def test_database_restart_fails_clearly_then_recovers(
         assert statuses == [("assistant", "complete", 12), ("user", "complete", 12)]
     finally:
         server.stop()
-
-
-class ExternalGateway:
-    """``jupyter-tutor gateway`` as its own process, the way production runs it."""
-
-    def __init__(self, hub, database_url: str, fake, folder) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/services/tutor"
-        config = folder / "gateway_config.py"
-        config.write_text(
-            "c.ConversationStore.checkpoint_seconds = 0.2\n"
-            "c.ConversationStore.stale_seconds = 1\n"
-        )
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "TUTOR_"))
-        } | {
-            "JUPYTERHUB_API_URL": hub.api_url,
-            "JUPYTERHUB_API_TOKEN": "unused-for-identification",
-            "TUTOR_DATABASE_URL": database_url,
-            "TUTOR_GATEWAY_CONFIG": str(config),
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": fake.api_key,
-        }
-        self.log = folder / "gateway.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_tutor_hub.apps.gateway", "--port",
-                 str(self.port), "--ip", "127.0.0.1", "--plain-logs"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise TimeoutError(self.log.read_text()[-2000:])
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
 
 
 def test_gateway_killed_mid_answer_keeps_both_turns(

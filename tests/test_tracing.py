@@ -12,9 +12,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fake_anthropic import Reply
+from hub_harness import ExternalGateway
+from server_harness import STUDENT_SCOPES, start_server
 
 from jupyter_tutor import tracing
 
@@ -182,3 +187,80 @@ def test_in_memory_exporter_and_attribute_rules() -> None:
         }
     finally:
         tracing.shutdown()
+
+
+def _spans(bodies: list[bytes]) -> list[tuple[str, Any]]:
+    """(service name, span) of every span the collector received."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    found = []
+    for body in bodies:
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
+            for scope in resource_spans.scope_spans:
+                found.extend((service, s) for s in scope.spans)
+    return found
+
+
+def test_one_question_is_one_trace_across_the_trust_boundary(
+    hub, database_url, fake_upstream, otlp_receiver, tmp_path
+) -> None:
+    """The orchestrator's spans and the gateway's, for one question, share one trace."""
+    url, bodies = otlp_receiver
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    gateway = ExternalGateway(hub, database_url, fake_upstream, tmp_path, extra_env=otel)
+    gateway.start()
+    server = start_server(
+        tmp_path / "server",
+        {
+            "TUTOR_GATEWAY_URL": gateway.url + "/",
+            "JUPYTERHUB_API_TOKEN": hub.token_for("student2", STUDENT_SCOPES),
+            **otel,
+        },
+    )
+    try:
+        fake_upstream.script(Reply.text("A list holds items in order."))
+        events = server.chat({"message": "What is a list?"})
+        assert events[-1]["type"] == "done", events
+        conversation = events[0]["conversation_id"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            names = {(service, span.name) for service, span in _spans(bodies)}
+            if {("jupyter-tutor-server", "orchestrator.chat"), (
+                "jupyter-tutor-gateway",
+                "gateway.request",
+            )} <= names:
+                break
+            time.sleep(0.2)
+    finally:
+        server.stop()
+        gateway.stop()
+    spans = _spans(bodies)
+    chat = next(s for service, s in spans if s.name == "orchestrator.chat")
+    request = next(s for service, s in spans if s.name == "gateway.request")
+    call = next(s for service, s in spans if s.name == "orchestrator.model_call")
+    assert request.trace_id == chat.trace_id  # one trace, across the trust boundary
+    # The gateway's request span sits under the orchestrator's model call (through the
+    # SDK's own span, which current anthropic SDKs add when a tracer provider is set).
+    by_id = {s.span_id: s for _, s in spans}
+    ancestors, parent = [], by_id.get(request.parent_span_id)
+    while parent is not None:
+        ancestors.append(parent.name)
+        parent = by_id.get(parent.parent_span_id)
+    assert ancestors[-2:] == ["orchestrator.model_call", "orchestrator.chat"], ancestors
+    assert call.span_id in {by_id[request.parent_span_id].parent_span_id, request.parent_span_id}
+    attributes = {a.key: a.value.string_value for a in request.attributes}
+    assert attributes["tutor.conversation_id"] == conversation
+    chat_attributes = {a.key: a.value.string_value for a in chat.attributes}
+    assert chat_attributes["tutor.conversation_id"] == conversation
+    # Never a message's text or a token in an attribute.
+    for _, span in spans:
+        for attribute in span.attributes:
+            assert "What is a list" not in attribute.value.string_value
+            assert fake_upstream.api_key not in attribute.value.string_value

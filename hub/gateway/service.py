@@ -112,7 +112,7 @@ class TutorGateway(LoggingConfigurable):
                     asearch(self.pool, self.embedder, course, question, k),
                     timeout=self.retrieval_timeout,
                 )
-                span.set_attribute("passages", len(hits))
+                span.set_attribute("tutor.passages", len(hits))
                 return hits
         except Exception:
             self.log.warning("Retrieval failed; answering without passages", exc_info=True)

@@ -69,7 +69,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             try:
                 await self._answer()
             finally:
-                span.set_attribute("conversation_id", self.conversation_id)
+                if self.conversation_id:
+                    span.set_attribute("tutor.conversation_id", self.conversation_id)
 
     async def _answer(self) -> None:
         gateway = self.gateway
