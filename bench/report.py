@@ -288,8 +288,9 @@ def findings(gateway: dict | None, load: dict | None, speed: dict | None) -> lis
             "- **Retrieval:** vector search through the HNSW index stays near 2 ms from 10k to"
             " 100k chunks; full-text ranking grows with the course and dominates hybrid"
             " latency at 100k chunks in one course (a large course is still far below the"
-            " model's own time to first token). 1M chunks was not run on this shared"
-            " machine (it needs about 10 minutes of both cores and several GB to load)."
+            " model's own time to first token). 1M chunks is not measured: loading and"
+            " indexing 1M synthetic chunks (`retrieval_speed.py --scales 1000000`) did not"
+            " finish within 25 minutes on this shared 2-core machine."
         )
     return [*out, ""]
 
