@@ -175,7 +175,9 @@ def synthetic_course(url: str, size: int, seed_rows: list) -> dict[str, Any]:
                     )
                 )
         loaded = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '512MB'")
+        # The HNSW graph must fit in memory while it is built, or the build crawls: 1M
+        # chunks of 384 floats need ~2 GB.
+        conn.execute("SET maintenance_work_mem = '4GB'")
         ensure_vector_index(conn, 384, log)
         count_terms(conn, "big")
         conn.execute("ANALYZE")
