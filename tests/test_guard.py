@@ -192,3 +192,59 @@ async def test_the_gateway_cuts_the_stream_and_stores_what_was_sent(
     )
     assert "The tutor stopped here" in message.content[0].text
     assert "total += 1" not in message.content[0].text
+
+
+def tool_call_events(tool_input: dict, chunk: int = 9) -> list[dict]:
+    raw = json.dumps(tool_input)
+    deltas = [
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": raw[i : i + chunk]},
+        }
+        for i in range(0, len(raw), chunk)
+    ]
+    return [
+        {"type": "message_start", "message": {"model": MODEL}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": "Let me run it."},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "run_code", "input": {}},
+        },
+        *deltas,
+        {"type": "content_block_stop", "index": 1},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}},
+        {"type": "message_stop"},
+    ]
+
+
+def tool_input_of(events: list[dict]) -> dict:
+    return json.loads(
+        "".join(
+            e["delta"]["partial_json"]
+            for e in events
+            if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"
+        )
+    )
+
+
+def test_a_solution_written_into_a_tool_call_is_withheld() -> None:
+    """The model cannot show the solution through run_code's input (the panel shows it)."""
+    guard, index, _ = guard_and_index()
+    code = RENAMED.split("```python\n")[1].split("```")[0]
+    out, withheld = relay(guard, index, tool_call_events({"code": code}))
+    assert withheld == ["count_vowels"]
+    sent = tool_input_of(out)
+    assert set(sent) == {"code"} and "withheld" in sent["code"] and "n += 1" not in sent["code"]
+    assert [e["type"] for e in out][-3:] == ["content_block_stop", "message_delta", "message_stop"]
+    honest = {"code": "print(len('hello'))"}
+    events = tool_call_events(honest)
+    out, withheld = relay(guard, index, events)
+    assert withheld == [] and out == events  # an honest tool call passes as it came

@@ -20,6 +20,7 @@ are compared word by word without renaming.
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 import math
 import re
@@ -225,6 +226,28 @@ class _HeldBlock:
     withheld: bool = False
 
 
+def _strings_in(value: Any) -> list[str]:
+    """The string values of a tool input, in order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings_in(v)]
+    return []
+
+
+def _replace_strings(value: Any, text: str) -> Any:
+    """``value`` with every string in it replaced by ``text``."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, text) for v in value]
+    return value
+
+
 class AnswerGuard:
     """Guards one answer; ``withheld`` lists what it stopped (labels of protected texts)."""
 
@@ -241,8 +264,19 @@ class AnswerGuard:
                 yield event
             return
         block: _HeldBlock | None = None
+        tool: list[dict[str, Any]] = []  # a tool call's events, held until it is complete
         async for event in events:
             kind = event.get("type")
+            if kind == "content_block_start" and event["content_block"].get("type") == "tool_use":
+                tool = [event]
+                continue
+            if tool and event.get("index") == tool[0]["index"]:
+                tool.append(event)
+                if kind == "content_block_stop":
+                    for out in self._checked_tool_call(tool):
+                        yield out
+                    tool = []
+                continue
             if kind == "content_block_start" and event["content_block"].get("type") == "text":
                 block = _HeldBlock(event["index"], _BlockScanner(self.index, self._matched))
             elif block is not None and event.get("index") == block.index:
@@ -256,6 +290,36 @@ class AnswerGuard:
                         yield out
                     block = None
             yield event
+
+    def _checked_tool_call(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A tool call's events as they came, or with its input withheld when that input
+        reproduces a protected cell (say, the solution written into ``run_code``: the
+        student would see it in the tool step, and its output)."""
+        raw = "".join(
+            e["delta"].get("partial_json", "")
+            for e in events
+            if e.get("type") == "content_block_delta"
+        )
+        try:
+            tool_input = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return events  # cut off mid-stream: nothing complete to run or to show
+        scanner = _BlockScanner(self.index, self._matched)
+        scanner.feed("```\n" + "\n".join(_strings_in(tool_input)) + "\n```\n")
+        scanner.finish()
+        found = scanner.reproduced()
+        if not found:
+            return events
+        self.withheld.append(found.label)
+        notice = (
+            "# The tutor withheld this: it reproduces the reference solution of "
+            f"{found.label}."
+        )
+        start, stop = events[0], events[-1]
+        replaced = _replace_strings(tool_input, notice)
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(replaced)}
+        withheld = {"type": "content_block_delta", "index": start["index"], "delta": delta}
+        return [start, withheld, stop]
 
     def text(self, text: str) -> str:
         """A whole text block of a non-streamed answer, cut where the stream would be."""
