@@ -132,7 +132,17 @@ class TutorExtension(ExtensionApp):
         token = getattr(self.serverapp.identity_provider, "token", "") or ""
 
         async def ready() -> None:
-            await self._local_gateway.ready
+            # Single-user mode only: the gateway, its database and the user's own model key
+            # live in this very server (no hub, no trust boundary to keep), so a failure to
+            # start is about that local database.
+            try:
+                await self._local_gateway.ready
+            except Exception as err:
+                raise ChatError(
+                    "unavailable",
+                    f"The tutor's local service could not start: {err}. Check the server's "
+                    "log, and TUTOR_DATABASE_URL if you set it.",
+                ) from err
 
         self.gateway = GatewayClient(
             lambda: local_url(self.serverapp, PREFIX), token, self.request_timeout, ready

@@ -114,8 +114,8 @@ class GatewayClient:
     """Calls to the gateway at ``url`` (its prefix, e.g. ``…/services/tutor/``).
 
     ``url`` and ``ready`` are callables because in single-user mode the gateway is mounted
-    in this very server, whose port is known only once it listens, and whose database
-    opens in the background.
+    in this very server, whose port is known only once it listens, and which opens its
+    resources in the background.
     """
 
     def __init__(
@@ -133,16 +133,10 @@ class GatewayClient:
         self._http: httpx.AsyncClient | None = None
 
     async def ready(self) -> None:
-        """Wait until the gateway can answer (single-user mode opens it in the background)."""
+        """Wait until the gateway can answer (single-user mode opens it in the background;
+        ``ready`` then raises a :class:`ChatError` saying why it could not)."""
         if self._ready is not None:
-            try:
-                await self._ready()
-            except Exception as err:
-                raise ChatError(
-                    "unavailable",
-                    f"The tutor's local service could not start: {err}. Check the server's "
-                    "log, and TUTOR_DATABASE_URL if you set it.",
-                ) from err
+            await self._ready()
 
     @property
     def sdk(self) -> anthropic.AsyncAnthropic:
@@ -150,7 +144,7 @@ class GatewayClient:
         if self._sdk is None:
             self._sdk = anthropic.AsyncAnthropic(
                 base_url=self._url().rstrip("/"),
-                # The gateway identifies the caller by this token; never a model key.
+                # The gateway identifies the caller by this token; nothing else is sent.
                 auth_token=self._token or "no-token",
                 # Connection failures before the first byte (a keep-alive connection the
                 # gateway had closed, a replica restarting) are retried; the gateway's own
