@@ -23,9 +23,9 @@ from pathlib import Path
 import anthropic
 import httpx
 import psutil
+from common import report as report_result
 from harness import (
     FAKE_KEY,
-    RESULTS,
     fake_upstream_process,
     gateway_process,
     latency_summary,
@@ -179,9 +179,7 @@ def main() -> None:
         "seconds": round(time.time() - started, 1),
         "note": "one run on this machine; chat_api = panel -> server -> gateway -> fake",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "end_to_end.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_result("end_to_end", report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -23,7 +22,8 @@ from pathlib import Path
 import anthropic
 import httpx
 import psutil
-from harness import RESULTS, fake_upstream_process, gateway_process, latency_summary, start_stack
+from common import report as report_result
+from harness import FAKE_KEY, fake_upstream_process, gateway_process, latency_summary, start_stack
 
 MODEL = "claude-sonnet-4-5"
 
@@ -73,7 +73,7 @@ async def measure(levels: list[int], stack) -> dict:
         timeout=120,
     )
     direct = anthropic.AsyncAnthropic(
-        base_url=fake_url, api_key="sk-ant-fake-test-key-0123456789", http_client=http,
+        base_url=fake_url, api_key=FAKE_KEY, http_client=http,
         max_retries=0,
     )
     via = anthropic.AsyncAnthropic(
@@ -126,9 +126,7 @@ def main() -> None:
         "python": sys.version.split()[0],
         "note": "p50/p95 over one run on this machine; direct = SDK straight to the fake",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gateway_overhead.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_result("gateway_overhead", report)
 
 
 if __name__ == "__main__":

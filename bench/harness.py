@@ -16,18 +16,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psutil
-import psycopg
+from common import REPO, migrated_database
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-RESULTS = BENCH / "results"
 sys.path.insert(0, str(REPO / "tests"))
 
-from hub_harness import RunningHub, start_hub  # noqa: E402
+from fake_anthropic import DEFAULT_KEY as FAKE_KEY
+from hub_harness import RunningHub, start_hub
 
-from jupyter_tutor_hub.db import EmbeddedPostgres, migrate  # noqa: E402
-
-FAKE_KEY = "sk-ant-fake-test-key-0123456789"
+from jupyter_tutor_hub.db import EmbeddedPostgres
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -80,9 +76,7 @@ def start_stack(
 ) -> Iterator[RunningHub]:
     """Embedded PostgreSQL + JupyterHub + gateway (pointed at ``fake_url``)."""
     server = EmbeddedPostgres(folder / "pgdata")
-    url = server.create_database("bench")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn)
+    url = migrated_database(server, "bench").url
     config = folder / "gateway_config.py"
     config.write_text(gateway_config)
     hub = start_hub(

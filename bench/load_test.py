@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
 import tempfile
@@ -25,7 +24,8 @@ import anthropic
 import httpx
 import psutil
 import psycopg
-from harness import RESULTS, fake_upstream_process, gateway_process, percentile, start_stack
+from common import report as report_result
+from harness import fake_upstream_process, gateway_process, percentile, start_stack
 
 MODEL = "claude-sonnet-4-5"
 SCOPES = ["access:services!service=tutor"]
@@ -140,9 +140,7 @@ def main() -> None:
         "zero_errors": report["errors"] == 0,
         "memory_flat": report["gateway_rss_growth_ratio"] < 1.1,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load_test.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report_result("load_test", report)
 
 
 def hub_database_url(hub) -> str:

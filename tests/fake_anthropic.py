@@ -35,6 +35,8 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 DEFAULT_TEXT = "This is the fake model's answer."
+#: The key the fake accepts unless told another (tests and benchmarks give it upstream).
+DEFAULT_KEY = "sk-ant-fake-test-key-0123456789"
 
 
 @dataclass
@@ -327,7 +329,7 @@ class FakeAnthropic:
     """The fake API server: start it, script replies, read what it received."""
 
     def __init__(
-        self, api_key: str = "sk-ant-fake-test-key-0123456789", keep_requests: bool = True
+        self, api_key: str = DEFAULT_KEY, keep_requests: bool = True
     ) -> None:
         self.api_key = api_key
         #: Record every request (tests read them); off for long benchmark runs.
@@ -395,7 +397,7 @@ def main() -> None:
     import time
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--key", default="sk-ant-fake-test-key-0123456789")
+    parser.add_argument("--key", default=DEFAULT_KEY)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between deltas")
     parser.add_argument("--chunk-size", type=int, default=4)
     parser.add_argument("--text", default=DEFAULT_TEXT * 4)

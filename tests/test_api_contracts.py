@@ -17,12 +17,11 @@ from schemathesis.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
-from server_harness import start_server
+from server_harness import STUDENT_SCOPES, serve_student
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "openapi"
 gateway_schema = schemathesis.openapi.from_path(DOCS / "gateway.yaml")
 chat_schema = schemathesis.openapi.from_path(DOCS / "chat.yaml")
-TOKEN_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 #: The descriptions bound sizes to keep generated requests small, so they do not list every
 #: limit the services enforce: these two checks would flag that, not a fault.
 NOT_CHECKED = [negative_data_rejection, positive_data_acceptance]
@@ -30,7 +29,7 @@ NOT_CHECKED = [negative_data_rejection, positive_data_acceptance]
 
 @pytest.fixture(scope="module")
 def gateway_token(hub) -> str:
-    return hub.token_for("student2", TOKEN_SCOPES)
+    return hub.token_for("student2", STUDENT_SCOPES)
 
 
 @gateway_schema.parametrize()
@@ -51,15 +50,7 @@ def test_gateway_matches_its_description(case, hub, gateway_token, fake_anthropi
 @pytest.fixture(scope="module")
 def student_server(hub, tmp_path_factory):
     """A Jupyter server with the tutor, talking to the session hub's gateway."""
-    running = start_server(
-        tmp_path_factory.mktemp("contract-server"),
-        {
-            "TUTOR_GATEWAY_URL": hub.gateway_url,
-            "JUPYTERHUB_API_TOKEN": hub.token_for("student1", TOKEN_SCOPES),
-        },
-    )
-    yield running
-    running.stop()
+    yield from serve_student(hub, tmp_path_factory.mktemp("contract-server"), "student1")
 
 
 @chat_schema.parametrize()

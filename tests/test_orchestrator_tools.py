@@ -13,29 +13,27 @@ import shutil
 import psutil
 import pytest
 from fake_anthropic import Reply
-from server_harness import notebook, run_in, start_server
+from server_harness import notebook, run_in, serve_student
 
-SERVER_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 NOTEBOOK = "work.ipynb"
 
 
 @pytest.fixture(scope="module")
 def server(hub, tmp_path_factory):
-    running = start_server(
+    servers = serve_student(
+        hub,
         tmp_path_factory.mktemp("tools-server"),
-        {
-            "TUTOR_GATEWAY_URL": hub.gateway_url,
-            "JUPYTERHUB_API_TOKEN": hub.token_for("student3", SERVER_SCOPES),
-        },
+        "student3",
         config="c.ScratchKernels.timeout = 3\n"
         "c.Toolbox.output_chars = 2000\n"
         "c.TutorExtension.max_tool_rounds = 3\n",
     )
+    running = next(servers)
     (running.root / NOTEBOOK).write_text(
         json.dumps(notebook("secret = 41", "nums = [1, 2, 3]", "1 / 0"))
     )
     yield running
-    running.stop()
+    next(servers, None)  # stops the server
 
 
 @pytest.fixture(scope="module")

@@ -101,8 +101,7 @@ class Upstream(LoggingConfigurable):
         except anthropic.APIStatusError as err:
             raise self.translate(err) from err
         except anthropic.APIConnectionError as err:
-            metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
-            self.breaker.record_failure()
+            self.record_connection_failure(err)
             raise unavailable(
                 "The tutor is unavailable right now: the AI service could not be reached. "
                 f"Try again in {self.breaker.retry_after() or 30} s.",
@@ -111,6 +110,20 @@ class Upstream(LoggingConfigurable):
         if not stream:
             self.breaker.record_success()
         return result
+
+    def record_connection_failure(self, err: Exception) -> None:
+        """Count a connection that failed (before or during a stream) against the breaker."""
+        metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
+        self.breaker.record_failure()
+
+    def broken_off(self, err: Exception) -> GatewayError:
+        """A stream that broke after the student got its first bytes: what they are told."""
+        self.record_connection_failure(err)
+        return GatewayError(
+            "api_error",
+            "The connection to the AI service broke off mid-answer. "
+            "What you received so far is kept; ask again to continue.",
+        )
 
     def translate(self, err: anthropic.APIStatusError) -> GatewayError:
         """Turn an upstream error into one the student can act on (and feed the breaker)."""

@@ -184,13 +184,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             return "interrupted"
         except (anthropic.APIConnectionError, httpx2.HTTPError) as err:
             # The SDK's transport (httpx2) raises its own errors when a stream breaks.
-            metrics.UPSTREAM_ERRORS.labels(type(err).__name__).inc()
-            upstream.breaker.record_failure()
-            self.stream_error = GatewayError(
-                "api_error",
-                "The connection to the AI service broke off mid-answer. "
-                "What you received so far is kept; ask again to continue.",
-            )
+            self.stream_error = upstream.broken_off(err)
             return "interrupted"
         finally:
             metrics.OPEN_STREAMS.dec()
