@@ -26,6 +26,7 @@ from ..db import Database, DatabaseError
 from ..policy.config import read_course
 from ..policy.scaffold import ScaffoldError, init_course
 from ..policy.store import PolicyError, publish
+from .base import DatabaseCommand
 
 
 class _OneFolder(Application):
@@ -103,7 +104,7 @@ class InitApp(_OneFolder):
         print(f"next: edit them, then `jupyter-tutor course validate {folder}`")
 
 
-class PublishApp(_OneFolder):
+class PublishApp(_OneFolder, DatabaseCommand):
     """Store a course's policy (tutor.yaml and notebook metadata) for the gateway.
 
     Usage: jupyter-tutor course publish PATH [--course NAME]
@@ -114,7 +115,7 @@ class PublishApp(_OneFolder):
 
     name = "publish"
     description = __doc__
-    classes = [Database]
+    expected_errors = (PolicyError, DatabaseError)
     aliases = {
         "course": "PublishApp.course",
         "url": "Database.url",
@@ -122,24 +123,17 @@ class PublishApp(_OneFolder):
     }
     course = Unicode(help="The course id (default: `name` in tutor.yaml).").tag(config=True)
 
-    def start(self) -> None:
+    def run(self, database: Database) -> None:
         course = read_course(self.folder())
         for problem in course.problems:
             if problem.severity != "error":  # errors are listed when publishing refuses
                 print(problem, file=sys.stderr)
-        database = Database(parent=self)
+        pool = database.open_pool()
         try:
-            pool = database.open_pool()
-            try:
-                with pool.connection() as conn:
-                    course_id = publish(conn, course, self.course)
-            finally:
-                pool.close()
-        except (PolicyError, DatabaseError) as err:
-            self.log.error(str(err))
-            self.exit(1)
+            with pool.connection() as conn:
+                course_id = publish(conn, course, self.course)
         finally:
-            database.close()
+            pool.close()
         print(f"published the policy of {course_id} ({len(course.notebooks)} notebook(s))")
 
 

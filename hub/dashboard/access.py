@@ -24,9 +24,7 @@ def instructs(caller: Caller, course: CourseConfig) -> bool:
         return True
     if not caller.has_scope(INSTRUCTOR_SCOPE):
         return False
-    return caller.name in course.instructor_users or bool(
-        caller.groups & set(course.groups_of_instructors)
-    )
+    return course.instructed_by(caller.name, caller.groups)
 
 
 async def visible_courses(

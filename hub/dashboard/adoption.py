@@ -67,9 +67,7 @@ class HubDirectory:
 
 
 def _is_student(user: dict, course: CourseConfig) -> bool:
-    instructor = user["name"] in course.instructor_users or bool(
-        set(user.get("groups") or ()) & set(course.groups_of_instructors)
-    )
+    instructor = course.instructed_by(user["name"], user.get("groups") or ())
     return not (instructor or user.get("admin") or user.get("kind", "user") != "user")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,10 @@ class CourseConfig:
     def groups_of_instructors(self) -> tuple[str, ...]:
         """Hub groups whose members instruct this course (the defaults when none are set)."""
         return self.instructor_groups or ("instructors", f"instructors-{self.name}")
+
+    def instructed_by(self, name: str, groups: Iterable[str]) -> bool:
+        """Whether the hub user ``name``, member of ``groups``, instructs this course."""
+        return name in self.instructor_users or bool(set(groups) & set(self.groups_of_instructors))
 
     @property
     def privacy_notice(self) -> str:
@@ -268,6 +272,11 @@ class _Checker:
         return value
 
 
+def course_name_from_folder(folder: Path) -> str:
+    """The course id a folder's name suggests (may be empty for an unusable name)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", folder.resolve().name.lower()).strip("-._")
+
+
 def _kind(value: Any) -> str:
     return {list: "a list", dict: "a mapping", str: "text"}.get(type(value), repr(value))
 
@@ -275,7 +284,7 @@ def _kind(value: Any) -> str:
 def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
     """``folder/tutor.yaml`` as a :class:`CourseConfig`; problems go to ``problems``."""
     check = _Checker(problems, COURSE_FILE)
-    fallback_name = re.sub(r"[^a-z0-9._-]+", "-", folder.resolve().name.lower()).strip("-._")
+    fallback_name = course_name_from_folder(folder)
     path = folder / COURSE_FILE
     if not path.is_file():
         check.warning(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from ..course.chunks import HEADING_SEPARATOR
 from ..course.search import ProtectedPassage, aprotected_passages
 from ..gateway.guard import ProtectedText
 from .config import NotebookSettings
@@ -40,7 +41,7 @@ def _label(passage: ProtectedPassage) -> str:
     if passage.exercise:
         return passage.exercise
     if passage.heading:
-        return passage.heading.split(" › ")[-1]
+        return passage.heading.split(HEADING_SEPARATOR)[-1]
     return f"{passage.path}, cell {passage.cell}"
 
 

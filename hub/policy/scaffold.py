@@ -8,13 +8,12 @@ solution, so an instructor can copy from working examples.  Both validate cleanl
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .config import COURSE_FILE
+from .config import COURSE_FILE, course_name_from_folder
 
 TUTOR_YAML = """\
 # The tutor's settings for this course. `jupyter-tutor course validate .` checks them.
@@ -95,7 +94,7 @@ def init_course(folder: Path, name: str = "", title: str = "", force: bool = Fal
         raise ScaffoldError(
             f"{config} already exists; nothing was written (pass --force to overwrite)."
         )
-    name = name or re.sub(r"[^a-z0-9._-]+", "-", folder.resolve().name.lower()).strip("-._")
+    name = name or course_name_from_folder(folder)
     title = title or name.replace("-", " ").capitalize()
     # JSON strings are valid YAML: any title is quoted safely.
     config.write_text(TUTOR_YAML.format(name=name, title=json.dumps(title)), encoding="utf-8")
