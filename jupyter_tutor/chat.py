@@ -1,6 +1,7 @@
 """The chat API's names, shared by the student's server (which serves it) and the kernel
 magics (which call it): where it lives, how a kernel finds and authenticates to it, and
-the kinds of question.  The wire format itself is documented in docs/chat-api.md.
+the kinds of question and the votes on answers.  The wire format itself is documented in
+docs/chat-api.md.
 """
 
 from __future__ import annotations
@@ -20,3 +21,10 @@ KERNEL_TOKEN_HEADER = "X-Tutor-Kernel-Token"
 
 #: What a question is about (the context's ``kind``).
 KINDS = ("question", "explain", "hint")
+
+#: The votes of ``POST feedback``, which the gateway records as they are: 👍, 👎 and
+#: "still stuck" (climbs the hint ladder).
+VOTES = ("up", "down", "stuck")
+
+#: Longest comment accepted with a vote (the gateway keeps as much).
+MAX_COMMENT_CHARS = 2000

@@ -18,6 +18,12 @@ from typing import Any
 import anthropic
 
 from jupyter_tutor import tracing
+from jupyter_tutor.protocol import (
+    CITATIONS_HEADER,
+    CONTEXT_HEADER,
+    CONVERSATION_HEADER,
+    decode_citations,
+)
 from jupyter_tutor.sse import ClientGone
 
 from .chat_request import ChatRequest
@@ -27,7 +33,6 @@ from .gateway import (
     TRANSPORT_ERRORS,
     GatewayClient,
     broken_off,
-    citations_from_header,
     error_from_sdk,
 )
 from .history import repair, with_question
@@ -169,8 +174,8 @@ class Turn:
             "max_tokens": settings.max_tokens,
             "system": where.notes,
             "extra_headers": {
-                "X-Tutor-Conversation-Id": self.conversation_id,
-                "X-Tutor-Context": json.dumps(where.header(context.kind)),
+                CONVERSATION_HEADER: self.conversation_id,
+                CONTEXT_HEADER: json.dumps(where.header(context.kind)),
             },
         }
         tools = owner.toolbox.definitions() if settings.max_tool_rounds > 0 else []
@@ -225,8 +230,7 @@ class Turn:
         async with sdk.messages.stream(
             messages=messages, **{**params, "extra_headers": headers}
         ) as stream:
-            cited = stream.response.headers.get("x-tutor-citations")
-            for passage in citations_from_header(cited):
+            for passage in decode_citations(stream.response.headers.get(CITATIONS_HEADER)):
                 await self._cite(passage, emit)
             async for event in stream:
                 if event.type == "content_block_delta" and event.delta.type == "text_delta":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_tutor.text import strip_ansi
+
 from .chat_request import QuestionContext
 from .notebook import (
     NotebookUnavailable,
@@ -20,7 +22,6 @@ from .notebook import (
     describe_cell,
     find_cell,
     load_notebook,
-    strip_ansi,
 )
 
 #: A rough characters-per-token ratio for English and code; budgets are estimates.

@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jupyter_tutor.chat import MAX_COMMENT_CHARS, VOTES
+
 from .chat_request import BadRequest, parse_conversation_id
 from .notebook import NotebookUnavailable, api_path
-
-#: The votes the gateway records: 👍, 👎 and "still stuck" (climbs the hint ladder).
-VOTES = ("up", "down", "stuck")
-
-#: Longest comment accepted with a vote (the gateway keeps as much).
-MAX_COMMENT_CHARS = 2000
 
 #: Longest nbformat cell id accepted in ``GET course`` (real ones are 8 to 64 characters).
 MAX_CELL_ID_CHARS = 200

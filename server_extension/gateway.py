@@ -8,13 +8,13 @@ failure becomes a :class:`ChatError` whose message the student can act on.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anthropic
 import httpx
+
+from jupyter_tutor.protocol import ERROR_CODE_HEADER
 
 from .errors import ChatError
 
@@ -65,7 +65,7 @@ def error_from_status(
     message = str(inner.get("message") or "")
     retry_after = _retry_after(headers)
     # The gateway names a refusal more precisely than its HTTP status can.
-    code = (headers or {}).get("x-tutor-error-code") or _CODE_OF_TYPE.get(error_type)
+    code = (headers or {}).get(ERROR_CODE_HEADER.lower()) or _CODE_OF_TYPE.get(error_type)
     if code is None:
         code = {401: "unauthorized", 403: "unauthorized", 429: "rate_limited"}.get(status)
         code = code or ("unavailable" if status in (502, 503, 504, 529) else "upstream")
@@ -89,17 +89,6 @@ def error_from_sdk(err: anthropic.APIError) -> ChatError:
     # A mid-stream `error` event has no status of its own: judge it by its type.
     body = err.body if isinstance(err.body, dict) else {"error": {"message": str(err)}}
     return error_from_status(500, body)
-
-
-def citations_from_header(value: str | None) -> list[dict[str, Any]]:
-    """The passages the gateway grounded the answer in (``X-Tutor-Citations``)."""
-    if not value:
-        return []
-    try:
-        items = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except ValueError:
-        return []
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> int | None:

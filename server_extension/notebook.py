@@ -7,25 +7,19 @@ hidden-file and permission rules, and works with any storage backend.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from jupyter_core.utils import ensure_async
 from tornado.web import HTTPError
 
-from .errors import ToolError
+from jupyter_tutor.text import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+from .errors import ToolError
 
 
 class NotebookUnavailable(ToolError):
     """The notebook cannot be read; the message says why, for the student or the model."""
-
-
-def strip_ansi(text: str) -> str:
-    """``text`` without terminal colour codes (IPython colours its tracebacks)."""
-    return _ANSI.sub("", text)
 
 
 def clip(text: str, limit: int, keep: str = "head") -> str:

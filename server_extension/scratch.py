@@ -24,8 +24,9 @@ from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Enum, Float, Unicode
 from traitlets.config import LoggingConfigurable
 
+from jupyter_tutor.text import strip_ansi
+
 from .errors import ToolError
-from .notebook import strip_ansi
 
 #: Environment variables a scratch kernel never sees: tokens of the hub, of this server,
 #: of the chat API, and model keys (single-user mode).

@@ -18,8 +18,9 @@ from typing import Any
 
 from jupyter_core.utils import ensure_async
 
+from jupyter_tutor.text import strip_ansi
+
 from .errors import ToolError
-from .notebook import strip_ansi
 
 
 class KernelUnavailable(ToolError):

@@ -18,7 +18,7 @@ from traitlets.config import LoggingConfigurable
 
 from .errors import ChatError, ToolError
 from .gateway import GatewayClient
-from .notebook import clip, describe_cell, last_error, load_notebook
+from .notebook import ErrorOutput, clip, describe_cell, last_error, load_notebook
 from .scratch import ScratchKernels
 from .student_kernel import LAST_ERROR_EXPRESSION, StudentKernels, variables_expression
 
@@ -74,6 +74,14 @@ def _arg(args: dict[str, Any], name: str, kind: type, default: Any = None) -> An
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
         raise ToolError(f"`{name}` must be a {kind.__name__}.")
     return value
+
+
+def _notebook_path(args: dict[str, Any], scope: Scope) -> str:
+    """The tool's ``path`` argument, else the notebook the question was asked from."""
+    path = _arg(args, "path", str) or scope.notebook_path
+    if not path:
+        raise ToolError("No notebook is open; pass `path` (relative to the server root).")
+    return path
 
 
 class Toolbox(LoggingConfigurable):
@@ -221,9 +229,7 @@ class Toolbox(LoggingConfigurable):
         return ToolResult("\n\n".join(lines), citations=citations)
 
     async def _read_notebook(self, args: dict[str, Any], scope: Scope) -> ToolResult:
-        path = _arg(args, "path", str) or scope.notebook_path
-        if not path:
-            raise ToolError("No notebook is open; pass `path` (relative to the server root).")
+        path = _notebook_path(args, scope)
         cells = (await load_notebook(self.contents_manager, path)).get("cells", [])
         start = _arg(args, "start", int, 0)
         end = min(_arg(args, "end", int, len(cells)), len(cells))
@@ -234,9 +240,7 @@ class Toolbox(LoggingConfigurable):
         return ToolResult(f"{path} ({len(cells)} cells)\n\n" + "\n\n".join(shown))
 
     async def _get_last_error(self, args: dict[str, Any], scope: Scope) -> ToolResult:
-        path = _arg(args, "path", str) or scope.notebook_path
-        if not path:
-            raise ToolError("No notebook is open; pass `path` (relative to the server root).")
+        path = _notebook_path(args, scope)
         try:
             live = await self.student.evaluate(path, LAST_ERROR_EXPRESSION, self.timeout)
         except ToolError as err:
@@ -244,9 +248,9 @@ class Toolbox(LoggingConfigurable):
         else:
             why = "The student's kernel has raised no exception since it started."
         if live:
+            error = ErrorOutput(live["ename"], live["evalue"], live["traceback"])
             return ToolResult(
-                f"From the student's live kernel:\n{live['ename']}: {live['evalue']}\n"
-                + clip(live["traceback"], self.output_chars // 2, keep="tail")
+                "From the student's live kernel:\n" + error.describe(self.output_chars // 2)
             )
         found = last_error((await load_notebook(self.contents_manager, path)).get("cells", []))
         if found is None:

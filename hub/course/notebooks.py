@@ -10,17 +10,17 @@ protected as a whole.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import nbformat
 from nbformat.reader import NotJSONError
 
+from jupyter_tutor.text import strip_ansi
+
 from .chunks import Block, fenced
 from .errors import UnreadableFile
 from .markdown import HeadingPath, clean_markdown, first_title, split_sections
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _TEXT_MIMES = ("text/plain", "text/markdown")
 
@@ -156,7 +156,7 @@ def _output_texts(outputs: Any) -> list[str]:
                 if text and not (has_image and text.startswith("<") and text.endswith(">")):
                     texts.append(text)
                     break
-    return [_ANSI.sub("", text).rstrip() for text in texts if text.strip()]
+    return [strip_ansi(text).rstrip() for text in texts if text.strip()]
 
 
 def _trim(text: str, limit: int) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours of IPython tracebacks
+from jupyter_tutor.text import strip_ansi
+
 _TRACEBACK = re.compile(r"Traceback \(most recent|^\s*-*> ?\d|Cell In ?\[|File \"", re.MULTILINE)
 #: Removed only from questions that hold a traceback ("11 // 2" must keep its 11).
 _TRACEBACK_NOISE = [
@@ -28,7 +29,7 @@ _TRACEBACK_NOISE = [
 
 def clean_question(question: str) -> str:
     """``question`` without traceback noise, whitespace collapsed."""
-    text = _ANSI.sub("", question)
+    text = strip_ansi(question)
     if _TRACEBACK.search(text):
         for pattern in _TRACEBACK_NOISE:
             text = pattern.sub(" ", text)

@@ -11,6 +11,8 @@ from typing import Any
 
 from tornado.web import HTTPError
 
+from jupyter_tutor.protocol import ERROR_CODE_HEADER
+
 #: HTTP status of each Anthropic error type.
 STATUS_OF = {
     "invalid_request_error": 400,
@@ -59,7 +61,7 @@ def bad_request(message: str) -> GatewayError:
 def rate_limited(message: str, retry_after: int, code: str = "rate_limited") -> GatewayError:
     """A 429 the SDK will not retry by itself: the student decides when to ask again.
 
-    ``X-Tutor-Error-Code`` tells the orchestrator which limit it was (``rate_limited``,
+    The error-code header tells the orchestrator which limit it was (``rate_limited``,
     ``budget_exceeded``), since both are Anthropic's ``rate_limit_error``.
     """
     return GatewayError(
@@ -68,7 +70,7 @@ def rate_limited(message: str, retry_after: int, code: str = "rate_limited") -> 
         headers={
             "retry-after": str(max(1, retry_after)),
             "x-should-retry": "false",
-            "X-Tutor-Error-Code": code,
+            ERROR_CODE_HEADER: code,
         },
     )
 

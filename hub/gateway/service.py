@@ -7,8 +7,6 @@ retriever and the policies.  Handlers stay thin and ask it for what they need.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -20,6 +18,7 @@ from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
+from jupyter_tutor.protocol import encode_citations
 
 from ..policy.guardrails import Guardrails
 from . import metrics
@@ -122,7 +121,7 @@ class TutorGateway(LoggingConfigurable):
 
 
 def citations_header(course: str, passages: Sequence[Any]) -> str:
-    """The passages as the base64url JSON of the ``X-Tutor-Citations`` response header."""
+    """The passages as the value of the citations response header."""
     items = [
         {
             "course": course,
@@ -133,4 +132,4 @@ def citations_header(course: str, passages: Sequence[Any]) -> str:
         }
         for hit in passages
     ]
-    return base64.urlsafe_b64encode(json.dumps(items).encode()).decode()
+    return encode_citations(items)

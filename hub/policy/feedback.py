@@ -14,8 +14,6 @@ from psycopg import AsyncConnection
 
 from . import ladder
 
-VOTES = ("up", "down", "stuck")
-
 
 async def record_feedback(
     conn: AsyncConnection,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ...policy.feedback import VOTES, record_feedback
+from jupyter_tutor.chat import MAX_COMMENT_CHARS, VOTES
+
+from ...policy.feedback import record_feedback
 from ..errors import GatewayError, bad_request
 from ..store import parse_conversation_id
 from .base import GatewayHandler
-
-MAX_COMMENT = 2000
 
 
 class FeedbackHandler(GatewayHandler):
@@ -31,7 +31,7 @@ class FeedbackHandler(GatewayHandler):
         comment = body.get("comment")
         if comment is not None and not isinstance(comment, str):
             raise bad_request("`comment` must be text.")
-        comment = (comment or "").strip()[:MAX_COMMENT] or None
+        comment = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
         async with self.gateway.pool.connection() as conn:
             stored = await record_feedback(
                 conn,

@@ -20,6 +20,7 @@ import anthropic
 import httpx2
 
 from jupyter_tutor import tracing
+from jupyter_tutor.protocol import CITATIONS_HEADER, CONTEXT_HEADER, CONVERSATION_HEADER
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
 from ...policy.resolve import Situation
@@ -76,8 +77,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         gateway = self.gateway
         caller = await self.identify()
         request = gateway.policy.parse(self.request.body)
-        conversation_id = parse_conversation_id(self.request.headers.get("X-Tutor-Conversation-Id"))
-        situation = _situation_from_header(self.request.headers.get("X-Tutor-Context"))
+        conversation_id = parse_conversation_id(self.request.headers.get(CONVERSATION_HEADER))
+        situation = _situation_from_header(self.request.headers.get(CONTEXT_HEADER))
         context = situation.turn
         course = gateway.default_course
         guardrails = gateway.guardrails
@@ -123,8 +124,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     conn, conversation_id=conversation, request_id=self.request_id
                 )
             self.conversation_id = str(conversation)
-            self.set_header("X-Tutor-Conversation-Id", self.conversation_id)
-            self.set_header("X-Tutor-Citations", citations_header(course, passages))
+            self.set_header(CONVERSATION_HEADER, self.conversation_id)
+            self.set_header(CITATIONS_HEADER, citations_header(course, passages))
             await guardrails.record_question(
                 gateway.pool,
                 decision,
