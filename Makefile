@@ -12,12 +12,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-# Everything that goes into the installed package; a change to any of them reinstalls it.
-PACKAGE_SOURCES := pyproject.toml README.md $(shell git ls-files -co --exclude-standard \
-	jupyter_tutor hub server_extension kernel_magics jupyter-config examples 2>/dev/null) \
-	$(shell git ls-files -co --exclude-standard labextension/src labextension/schema \
-	labextension/style labextension/package.json labextension/yarn.lock \
-	labextension/install.json labextension/tsconfig.json 2>/dev/null)
+# The side panel's sources: a change rebuilds it (the Python packages are installed editable,
+# so their changes need nothing).
+LABEXTENSION_SOURCES := $(shell git ls-files -co --exclude-standard labextension/src \
+	labextension/schema labextension/style labextension/package.json labextension/yarn.lock \
+	labextension/tsconfig.json 2>/dev/null)
+LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 
 # The build backend, installed once so the package rebuilds without build isolation (fast,
 # offline-friendly); keep in step with [build-system] in pyproject.toml.
@@ -36,15 +36,22 @@ $(STAMPS)/venv:
 	@touch $@
 
 # torch first, pinned: it comes from the local CPU build, so nothing later pulls CUDA.
+# The project itself is installed editable: tests, tracebacks and go-to-definition all see
+# the working tree.  flock: several shells of one developer may install at once.
 $(STAMPS)/deps: $(STAMPS)/venv pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet $(BUILD_REQUIRES)
-	$(BIN)/pip install --quiet --upgrade-strategy only-if-needed ".[test]"
+	flock $(STAMPS)/pip.lock $(BIN)/pip install --quiet --upgrade-strategy only-if-needed \
+	  --no-build-isolation -e ".[test]"
 	@touch $@
 
-# flock: several shells of one developer may rebuild at once; pip must not interleave.
-$(STAMPS)/package: $(STAMPS)/deps $(PACKAGE_SOURCES)
-	flock $(STAMPS)/pip.lock $(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+# The side panel, rebuilt when its sources change, and served from the working tree: the
+# installed copy is replaced by a link to the build folder (what `labextension develop` does).
+$(STAMPS)/package: $(STAMPS)/deps $(STAMPS)/labextension-node $(LABEXTENSION_SOURCES)
+	cd labextension && $(CURDIR)/$(BIN)/jlpm build:prod
+	cp labextension/install.json jupyter_tutor/labextension/install.json
+	rm -rf $(LABEXTENSIONS)/jupyter-tutor && mkdir -p $(LABEXTENSIONS)
+	ln -s $(CURDIR)/jupyter_tutor/labextension $(LABEXTENSIONS)/jupyter-tutor
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json
@@ -91,12 +98,13 @@ lint: $(STAMPS)/deps
 test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The side panel's unit tests (jest; offline, a few seconds). Its Node packages come from
-# labextension/yarn.lock through jlpm (installed with jupyterlab / jupyter-builder).
+# The side panel's Node packages, from labextension/yarn.lock through jlpm (installed with
+# jupyterlab / jupyter-builder).
 $(STAMPS)/labextension-node: $(STAMPS)/deps labextension/package.json labextension/yarn.lock
 	cd labextension && $(CURDIR)/$(BIN)/jlpm install --immutable
 	@touch $@
 
+# The side panel's unit tests (jest; offline, a few seconds).
 test-js: $(STAMPS)/labextension-node
 	cd labextension && $(CURDIR)/$(BIN)/jlpm test
 

@@ -17,6 +17,7 @@ from jupyterhub.services.auth import HubAuth
 from tornado.httpserver import HTTPServer
 from traitlets.config import Config
 
+from jupyter_tutor_hub.apps.demo import sample_course_dir
 from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
 from jupyter_tutor_hub.gateway.app import make_app
 from jupyter_tutor_hub.gateway.auth import HubTokenIdentifier
@@ -24,7 +25,7 @@ from jupyter_tutor_hub.gateway.service import TutorGateway
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_COURSES = REPO_ROOT.parent / "shared" / "courses"
-SAMPLE_COURSE = REPO_ROOT / "examples" / "sample-course"
+SAMPLE_COURSE = sample_course_dir()
 
 _database_names = itertools.count()
 

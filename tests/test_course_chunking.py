@@ -12,6 +12,7 @@ import pytest
 from course_fixtures import code, md, notebook_bytes
 from hypothesis import HealthCheck, given, settings
 
+from jupyter_tutor_hub.apps.demo import sample_course_dir
 from jupyter_tutor_hub.course.chunker import Chunker, Document
 from jupyter_tutor_hub.course.chunks import split_long
 from jupyter_tutor_hub.course.errors import UnreadableFile
@@ -242,7 +243,7 @@ def test_a_hidden_notebook_is_protected_as_a_whole() -> None:
 
 
 def test_the_sample_course_protects_its_solutions() -> None:
-    folder = Path(__file__).resolve().parent.parent / "examples" / "sample-course"
+    folder = sample_course_dir()
     reasons = set()
     for path in sorted(folder.glob("*.ipynb")):
         document = CHUNKER.chunk(path.name, path.read_bytes())

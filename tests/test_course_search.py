@@ -15,6 +15,7 @@ import pytest
 from course_fixtures import CountingEmbedder, code, md, notebook_bytes, real_embedder
 from psycopg_pool import ConnectionPool
 
+from jupyter_tutor_hub.apps.demo import sample_course_dir
 from jupyter_tutor_hub.course.errors import CourseNotFound
 from jupyter_tutor_hub.course.ingest import ingest_course
 from jupyter_tutor_hub.course.search import (
@@ -25,7 +26,7 @@ from jupyter_tutor_hub.course.search import (
 )
 from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
 
-SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-course"
+SAMPLE = sample_course_dir()
 COURSE = "intro-python"
 #: Protected cells of the sample course: (notebook, cell index, reason).
 PROTECTED = [

@@ -32,8 +32,8 @@ SAMPLE_COURSE_NAME = "intro-python"
 
 
 def sample_course_dir() -> Path:
-    """The sample course shipped inside the package (``examples/sample-course`` in git)."""
-    return Path(__file__).resolve().parent.parent / "sample_course"
+    """The sample course shipped inside the package, so the demo works from a wheel."""
+    return Path(__file__).resolve().parent.parent / "sample_courses" / SAMPLE_COURSE_NAME
 
 
 class DemoApp(Application):
