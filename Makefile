@@ -21,7 +21,7 @@ LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 
 # The build backend, installed once so the package rebuilds without build isolation (fast,
 # offline-friendly); keep in step with [build-system] in pyproject.toml.
-BUILD_REQUIRES := "hatchling>=1.27" "hatch-jupyter-builder>=0.9" "jupyter-builder>=1.2,<2"
+BUILD_REQUIRES := "hatchling>=1.27" "editables>=0.5" "hatch-jupyter-builder>=0.9" "jupyter-builder>=1.2,<2"
 
 .PHONY: demo test test-js lint install clean help
 help:
