@@ -49,7 +49,6 @@ $(STAMPS)/deps: $(STAMPS)/venv pyproject.toml
 # installed copy is replaced by a link to the build folder (what `labextension develop` does).
 $(STAMPS)/package: $(STAMPS)/deps $(STAMPS)/labextension-node $(LABEXTENSION_SOURCES)
 	cd labextension && $(CURDIR)/$(BIN)/jlpm build:prod
-	cp labextension/install.json jupyter_tutor/labextension/install.json
 	rm -rf $(LABEXTENSIONS)/jupyter-tutor && mkdir -p $(LABEXTENSIONS)
 	ln -s $(CURDIR)/jupyter_tutor/labextension $(LABEXTENSIONS)/jupyter-tutor
 	@touch $@
