@@ -91,8 +91,10 @@ install: $(STAMPS)/package $(STAMPS)/node
 demo: install
 	$(BIN)/jupyter-tutor demo $(DEMO_ARGS)
 
+# ruff, and the import layering written in pyproject.toml ([tool.importlinter]).
 lint: $(STAMPS)/deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Manage the tutor's database: migrate, show where it is, back up and restore.",
     ),
     "ingest": (
-        "jupyter_tutor_hub.course.apps.IngestApp",
+        "jupyter_tutor_hub.apps.ingest.IngestApp",
         "Index a course folder (notebooks, Markdown, Python) for retrieval.",
     ),
     "course": (
@@ -33,7 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Author a course for the tutor: init, validate and publish its policy.",
     ),
     "search": (
-        "jupyter_tutor_hub.course.apps.SearchApp",
+        "jupyter_tutor_hub.apps.ingest.SearchApp",
         "Search an ingested course the way the tutor does.",
     ),
 }

@@ -18,8 +18,8 @@ from tornado.httpserver import HTTPServer
 from traitlets.config import Config
 
 from jupyter_tutor_hub.apps.demo import sample_course_dir
+from jupyter_tutor_hub.apps.web import make_app
 from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
-from jupyter_tutor_hub.gateway.app import make_app
 from jupyter_tutor_hub.gateway.auth import HubTokenIdentifier
 from jupyter_tutor_hub.gateway.service import TutorGateway
 

@@ -15,7 +15,7 @@ import pytest
 from fake_anthropic import Reply
 from test_policy_support import SOLUTION, STUB, insert_material
 
-from jupyter_tutor_hub.gateway.guard import ProtectedText, SolutionGuard, code_tokens
+from jupyter_tutor_hub.policy.guard import ProtectedText, SolutionGuard, code_tokens
 
 COURSE = "guard-test"
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]

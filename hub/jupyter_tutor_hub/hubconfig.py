@@ -15,9 +15,7 @@ from typing import Any
 
 from traitlets.config import LazyConfigValue
 
-SERVICE_NAME = "tutor"
-SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
-ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
+from .scopes import ACCESS_SCOPE, SERVICE_NAME, SERVICE_PREFIX
 
 CUSTOM_SCOPES = {
     "custom:tutor:use": {"description": "Ask the tutor questions."},

@@ -205,7 +205,7 @@ class TutorMagics(Magics):
             return None
         from .widget import ChatWidget
 
-        return ChatWidget(self)
+        return ChatWidget(self.ask)
 
 
 def last_exception() -> dict[str, Any] | None:

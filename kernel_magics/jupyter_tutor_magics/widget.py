@@ -8,21 +8,22 @@ the kernel's, so the box and ``%tutor`` in cells continue the same one.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
-from .render import Answer, OutputWidgetView
+from .render import Answer, NotebookView, OutputWidgetView
 
-if TYPE_CHECKING:
-    from .magics import TutorMagics
+#: How the box asks: ``TutorMagics.ask`` (a question, the view its answer streams into).
+Ask = Callable[..., Answer | None]
 
 
 class ChatWidget(widgets.VBox):
     """Transcript above, question box and Ask button below."""
 
-    def __init__(self, magics: TutorMagics, **kwargs: Any) -> None:
-        self.magics = magics
+    def __init__(self, ask: Ask, **kwargs: Any) -> None:
+        self._ask = ask
         self.transcript = widgets.VBox()
         self.question = widgets.Textarea(
             placeholder="Ask the tutor… (interrupt the kernel to stop an answer)",
@@ -51,6 +52,7 @@ class ChatWidget(widgets.VBox):
         )
         self.send.disabled = True
         try:
-            return self.magics.ask(question, view=OutputWidgetView(output))
+            view: NotebookView = OutputWidgetView(output)
+            return self._ask(question, view=view)
         finally:
             self.send.disabled = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
@@ -20,20 +20,30 @@ from jupyter_tutor.chat import API_PATH, KERNEL_TOKEN_HEADER
 from jupyter_tutor.handlers import allowed_methods
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
+from .agent import Orchestrator
 from .chat_request import BadRequest, ChatRequest, parse_conversation_id
 from .errors import ChatError
 from .feedback import parse_course_query, parse_feedback
+from .gateway import GatewayClient
 from .kernel_access import KernelTokenIdentity, server_owner
 from .notebook import NotebookUnavailable, api_path
 
-if TYPE_CHECKING:
-    from .app import TutorExtension
+
+class ChatServices(Protocol):
+    """What the handlers need of the extension (``TutorExtension`` provides it)."""
+
+    serverapp: Any
+    gateway: GatewayClient
+    orchestrator: Orchestrator
+    kernel_token: str
+
+    def check_available(self) -> None: ...
 
 
 class TutorHandler(APIHandler):
     """What the chat API's handlers share."""
 
-    def initialize(self, tutor: TutorExtension) -> None:
+    def initialize(self, tutor: ChatServices) -> None:
         #: The extension: settings, the orchestrator and the gateway client.
         self.tutor = tutor
 
@@ -190,7 +200,7 @@ class CourseHandler(TutorHandler):
         self.finish(json.dumps(await self.tutor.gateway.get_json("api/course", **params)))
 
 
-def chat_api_routes(tutor: TutorExtension) -> list[tuple[str, type, dict[str, Any]]]:
+def chat_api_routes(tutor: ChatServices) -> list[tuple[str, type, dict[str, Any]]]:
     """The routes, relative to the server's base URL."""
     kwargs = {"tutor": tutor}
     return [

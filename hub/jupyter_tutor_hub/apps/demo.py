@@ -113,6 +113,7 @@ class DemoApp(Application):
         from ..policy.config import read_course
         from ..policy.store import publish
 
+        course = read_course(sample_course_dir())
         pool = database.open_pool()
         try:
             summary = ingest_course(
@@ -120,12 +121,13 @@ class DemoApp(Application):
                 SentenceTransformerEmbedder(parent=self),
                 sample_course_dir(),
                 SAMPLE_COURSE_NAME,
+                title=course.config.title,
                 progress=True,
                 log=self.log,
             )
             print(f"Sample course indexed: {summary}", flush=True)
             with pool.connection() as conn:
-                publish(conn, read_course(sample_course_dir()), SAMPLE_COURSE_NAME)
+                publish(conn, course, SAMPLE_COURSE_NAME)
         finally:
             pool.close()
 

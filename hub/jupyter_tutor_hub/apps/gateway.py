@@ -23,16 +23,16 @@ from jupyter_tutor import __version__, tracing
 
 from ..dashboard.queries import Analytics
 from ..db import Database, DatabaseError
-from ..gateway.app import make_app
 from ..gateway.auth import HubTokenIdentifier
-from ..gateway.guard import SolutionGuard
 from ..gateway.metering import Metering
 from ..gateway.prompt import PromptBuilder
 from ..gateway.request import ModelPolicy
 from ..gateway.service import TutorGateway
 from ..gateway.store import ConversationStore
 from ..gateway.upstream import Upstream
+from ..policy.guard import SolutionGuard
 from ..policy.guardrails import Guardrails
+from .web import make_app
 
 
 class GatewayApp(Application):

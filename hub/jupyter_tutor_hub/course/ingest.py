@@ -25,7 +25,6 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from tqdm import tqdm
 
-from ..policy.config import read_course_config
 from .chunker import KINDS, Chunker, Document
 from .chunks import Chunk
 from .embedder import Embedder
@@ -98,18 +97,23 @@ def ingest_course(
     course_dir: Path,
     course: str,
     *,
+    title: str | None = None,
     chunker: Chunker | None = None,
     progress: bool = False,
     log: logging.Logger | None = None,
 ) -> IngestSummary:
-    """Bring the index of ``course`` in line with the files under ``course_dir``."""
+    """Bring the index of ``course`` in line with the files under ``course_dir``.
+
+    ``title`` is the course's title for people (from its ``tutor.yaml``, read by the caller:
+    the course layer does not read policy); the course name when not given.
+    """
     started = time.monotonic()
     log = log or _module_log
     chunker = chunker or Chunker()
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise CourseError(f"The course folder {course_dir} does not exist or is not a folder.")
-    title = read_course_config(course_dir, problems=[]).title or course
+    title = title or course
     files = course_files(course_dir)
     summary = IngestSummary(course=course, files=len(files))
     with pool.connection() as conn:

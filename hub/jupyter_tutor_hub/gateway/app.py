@@ -1,11 +1,9 @@
-"""The gateway's Tornado application: its routes under the service prefix."""
+"""The gateway's routes under the service prefix (the dashboard adds its own, see
+``jupyter_tutor_hub.apps.web``)."""
 
 from __future__ import annotations
 
-from tornado.web import Application
-
-from ..dashboard.handlers import cookie_secret, dashboard_routes
-from .auth import HubTokenIdentifier, Identifier
+from .auth import Identifier
 from .handlers.conversations import ConversationHandler, ConversationListHandler
 from .handlers.course import CourseHandler
 from .handlers.feedback import FeedbackHandler
@@ -23,7 +21,7 @@ def gateway_routes(
 
     Returned as a list so a plain Jupyter server can mount them too (single-user mode).
     """
-    prefix = _normalized(prefix)
+    prefix = normalized_prefix(prefix)
     kwargs = {"gateway": gateway, "identifier": identifier}
     routes = [
         ("v1/messages", MessagesHandler),
@@ -39,14 +37,5 @@ def gateway_routes(
     return [(prefix + path, handler, kwargs) for path, handler in routes]
 
 
-def make_app(prefix: str, gateway: TutorGateway, identifier: Identifier) -> Application:
-    """The gateway as a hub service: its API, and the instructors' dashboard (hub sign-in)."""
-    routes = gateway_routes(prefix, gateway, identifier)
-    if not isinstance(identifier, HubTokenIdentifier):
-        return Application(routes)
-    routes += dashboard_routes(_normalized(prefix), gateway, identifier)
-    return Application(routes, cookie_secret=cookie_secret(identifier.hub_auth.api_token))
-
-
-def _normalized(prefix: str) -> str:
+def normalized_prefix(prefix: str) -> str:
     return "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"

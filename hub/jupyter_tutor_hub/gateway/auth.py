@@ -15,7 +15,7 @@ from typing import Protocol
 
 from jupyterhub.services.auth import HubAuth
 
-from ..hubconfig import ACCESS_SCOPE
+from ..scopes import ACCESS_SCOPE
 from .errors import GatewayError
 
 _AUTH_HEADER = re.compile(r"^\s*(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)

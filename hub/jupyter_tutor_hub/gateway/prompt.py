@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Dict, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .store import TurnContext
+from ..policy.resolve import TurnContext
 
 if TYPE_CHECKING:
     from ..policy.guardrails import Decision

@@ -11,7 +11,6 @@ caller: a conversation id of another user reads as not found.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,28 +20,9 @@ from psycopg.types.json import Jsonb
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from ..policy.resolve import TurnContext
 from .errors import GatewayError
 from .metering import Usage
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """Where the student is, as the orchestrator reports it (informative, not trusted)."""
-
-    notebook_path: str | None = None
-    cell_index: int | None = None
-    kind: str = "question"
-
-    @classmethod
-    def from_header(cls, value: dict[str, Any]) -> TurnContext:
-        cell = value.get("cell_index")
-        return cls(
-            notebook_path=str(value["notebook_path"])[:1024]
-            if value.get("notebook_path")
-            else None,
-            cell_index=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
-            kind=str(value.get("kind") or "question")[:32],
-        )
 
 
 def _not_found() -> GatewayError:

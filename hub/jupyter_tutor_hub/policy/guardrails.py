@@ -25,12 +25,12 @@ from psycopg_pool import AsyncConnectionPool
 from traitlets import Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..gateway.canned import canned_events
-from ..gateway.guard import ProtectedIndex, SolutionGuard
-from ..gateway.offline import find_error
 from . import ladder
+from .canned import canned_events
 from .config import CourseConfig
+from .guard import ProtectedIndex, SolutionGuard
 from .protected import material_version, protected_material
+from .python_errors import find_error
 from .resolve import Policy, Situation, resolve
 from .store import load_course_config, load_notebook
 

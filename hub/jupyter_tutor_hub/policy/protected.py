@@ -14,8 +14,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from ..course.chunks import HEADING_SEPARATOR
 from ..course.search import ProtectedPassage, aprotected_passages
-from ..gateway.guard import ProtectedText
 from .config import NotebookSettings
+from .guard import ProtectedText
 
 _VERSION = (
     "SELECT (SELECT count(*) || '/' || coalesce(max(ingested_at)::text, '')"

@@ -14,8 +14,29 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..gateway.store import TurnContext
 from .config import CellSettings, CourseConfig, NotebookSettings
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Where the student is, as the orchestrator reports it (informative, not trusted)."""
+
+    notebook_path: str | None = None
+    cell_index: int | None = None
+    kind: str = "question"
+
+    @classmethod
+    def from_header(cls, value: dict[str, Any]) -> TurnContext:
+        cell = value.get("cell_index")
+        return cls(
+            notebook_path=str(value["notebook_path"])[:1024]
+            if value.get("notebook_path")
+            else None,
+            cell_index=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
+            kind=str(value.get("kind") or "question")[:32],
+        )
+
+
 
 _ERROR_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 

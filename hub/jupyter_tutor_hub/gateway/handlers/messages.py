@@ -23,16 +23,16 @@ from jupyter_tutor import tracing
 from jupyter_tutor.protocol import CITATIONS_HEADER, CONTEXT_HEADER, CONVERSATION_HEADER
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
-from ...policy.resolve import Situation
+from ...policy.guard import AnswerGuard
+from ...policy.resolve import Situation, TurnContext
 from .. import metrics
 from ..errors import GatewayError
-from ..guard import AnswerGuard
 from ..metering import Reservation
 from ..offline import offline_events
 from ..recorder import AnswerRecorder
 from ..request import MessagesRequest
 from ..service import citations_header
-from ..store import TurnContext, parse_conversation_id
+from ..store import parse_conversation_id
 from .base import GatewayHandler
 
 

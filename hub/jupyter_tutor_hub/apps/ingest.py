@@ -14,14 +14,14 @@ from typing import Any
 
 from traitlets import Bool, Enum, Integer, Type, Unicode, default
 
-from ..apps.base import DatabaseCommand
+from ..course.chunker import Chunker
+from ..course.embedder import Embedder, SentenceTransformerEmbedder
+from ..course.errors import CourseError
+from ..course.ingest import ingest_course
+from ..course.search import MODES, Hit, search
 from ..db import Database, DatabaseError
 from ..policy.config import read_course_config
-from .chunker import Chunker
-from .embedder import Embedder, SentenceTransformerEmbedder
-from .errors import CourseError
-from .ingest import ingest_course
-from .search import MODES, Hit, search
+from .base import DatabaseCommand
 
 
 class CourseApp(DatabaseCommand):
@@ -85,7 +85,8 @@ class IngestApp(CourseApp):
         course_dir = Path(self.extra_args[0]).expanduser().resolve()
         if not course_dir.is_dir():
             raise CourseError(f"{course_dir} is not a folder; give the course's folder.")
-        course = self.course or read_course_config(course_dir, problems=[]).name
+        config = read_course_config(course_dir, problems=[])
+        course = self.course or config.name
         pool = database.open_pool()
         try:
             summary = ingest_course(
@@ -93,6 +94,7 @@ class IngestApp(CourseApp):
                 self.make_embedder(),
                 course_dir,
                 course,
+                title=config.title,
                 chunker=Chunker(parent=self),
                 progress=self.progress,
                 log=self.log,
