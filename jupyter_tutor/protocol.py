@@ -23,6 +23,15 @@ CITATIONS_HEADER = "X-Tutor-Citations"
 ERROR_CODE_HEADER = "X-Tutor-Error-Code"
 
 
+def retry_after_seconds(headers: Mapping[str, str] | None) -> int | None:
+    """Whole seconds from a ``retry-after`` header (at least 1), or ``None`` without one."""
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(1, int(float(value))) if value else None
+    except ValueError:
+        return None
+
+
 def encode_citations(items: Sequence[Mapping[str, Any]]) -> str:
     """Passages as the value of :data:`CITATIONS_HEADER` (base64url JSON)."""
     return base64.urlsafe_b64encode(json.dumps(list(items)).encode()).decode()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from chat_contract import validate_event
 from hub_harness import free_port
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.blocking import BlockingKernelClient
@@ -101,7 +102,9 @@ class RunningServer:
             assert response.status_code == 200, response.read()
             assert response.headers["content-type"].startswith("text/event-stream")
             for data in iter_event_data(response.iter_lines()):
-                yield json.loads(data)
+                event = json.loads(data)
+                validate_event(event)  # every event any test sees keeps the documented contract
+                yield event
 
     def start_session(self, notebook: str) -> str:
         """Open ``notebook`` with a kernel, as JupyterLab does; returns the kernel id."""

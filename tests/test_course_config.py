@@ -11,7 +11,7 @@ import nbformat
 import psycopg
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from test_policy_support import NOTE, publish_course, write_course
+from policy_fixtures import NOTE, publish_course, write_course
 
 from jupyter_tutor_hub.apps.course import CourseAuthoringApp, InitApp, PublishApp, ValidateApp
 from jupyter_tutor_hub.policy.config import CourseConfig, read_course

@@ -1,7 +1,7 @@
 """The instructors' dashboard: who may see what, with real hub tokens, and what it shows.
 
 An in-process gateway (``make_gateway``) serves a database seeded with a fortnight of a
-small class (tests/test_policy_support.py); callers are identified by the session's real
+small class (tests/policy_fixtures.py); callers are identified by the session's real
 JupyterHub: ``instructor1`` (group ``instructors``) and ``student1..3``.
 """
 
@@ -12,7 +12,7 @@ import io
 
 import httpx
 import pytest
-from test_policy_support import publish_course, seed_activity, write_course
+from policy_fixtures import publish_course, seed_activity, write_course
 
 OPEN = "ds-101"  # instructors may read conversations
 PRIVATE = "ds-private"  # they may not

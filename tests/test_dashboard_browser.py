@@ -11,7 +11,7 @@ from pathlib import Path
 
 import chromium
 import pytest
-from test_policy_support import publish_course, seed_activity, write_course
+from policy_fixtures import publish_course, seed_activity, write_course
 
 pytestmark = pytest.mark.browser
 

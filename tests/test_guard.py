@@ -13,7 +13,7 @@ import json
 import psycopg
 import pytest
 from fake_anthropic import Reply
-from test_policy_support import SOLUTION, STUB, insert_material
+from policy_fixtures import SOLUTION, STUB, insert_material
 
 from jupyter_tutor_hub.policy.guard import ProtectedText, SolutionGuard, code_tokens
 

@@ -109,9 +109,16 @@ def test_answer_rendering_and_terminal_text() -> None:
             {"type": "conversation", "conversation_id": "c1"},
             {"type": "text", "delta": "Try "},
             {"type": "tool_call", "id": "t", "name": "run_code", "input": {}},
-            {"type": "tool_result", "id": "t", "name": "run_code", "is_error": True},
+            {"type": "tool_result", "id": "t", "name": "run_code", "is_error": True, "output": "x"},
             {"type": "text", "delta": "this."},
-            {"type": "citation", "path": "a.ipynb", "cell": 2, "heading": "Loops"},
+            {
+                "type": "citation",
+                "course": "c",
+                "path": "a.ipynb",
+                "cell": 2,
+                "heading": "Loops",
+                "text": "",
+            },
             {"type": "future_event", "x": 1},
             {"type": "done", "stop_reason": "stopped"},
         ]

@@ -1,7 +1,7 @@
 """The instructor's policy, enforced by a real gateway: what the model is told where the
 student is, the hint ladder, exam mode, clarifying questions, feedback and api/course.
 
-Each test publishes a course folder (tests/test_policy_support.py) into a fresh database
+Each test publishes a course folder (tests/policy_fixtures.py) into a fresh database
 and runs an in-process gateway (``make_gateway``) against the session's real JupyterHub
 and the fake Anthropic API.
 """
@@ -17,7 +17,7 @@ import anthropic
 import httpx
 import psycopg
 import pytest
-from test_policy_support import NOTE, cell_id, publish_course, write_course
+from policy_fixtures import NOTE, cell_id, publish_course, write_course
 
 COURSE = "policy-test"
 MODEL = "claude-sonnet-4-5"

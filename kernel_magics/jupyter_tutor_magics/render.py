@@ -15,6 +15,8 @@ from typing import Any
 
 from IPython.display import Markdown, clear_output, display
 
+from jupyter_tutor import events
+
 #: What the student reads while a tool runs, by tool name.
 TOOL_LABELS = {
     "search_course": "Searching the course material",
@@ -53,39 +55,39 @@ class Answer:
     """Everything one answer has shown so far."""
 
     parts: list[str | ToolStep] = field(default_factory=list)
-    citations: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[events.CitationEvent] = field(default_factory=list)
     conversation_id: str | None = None
     stop_reason: str | None = None
     error: str | None = None
     _tools: dict[str, ToolStep] = field(default_factory=dict)
 
-    def feed(self, event: dict[str, Any]) -> str:
-        """Take one event; return the plain text a terminal prints for it."""
-        kind = event.get("type")
-        if kind == "conversation":
-            self.conversation_id = event.get("conversation_id")
-        elif kind == "text":
-            delta = str(event.get("delta", ""))
+    def feed(self, data: dict[str, Any]) -> str:
+        """Take one event as read from the stream; return the plain text a terminal prints
+        for it (types this version does not know are skipped)."""
+        event = events.parse_event(data)
+        if isinstance(event, events.ConversationEvent):
+            self.conversation_id = event.conversation_id
+        elif isinstance(event, events.TextEvent):
             if self.parts and isinstance(self.parts[-1], str):
-                self.parts[-1] += delta
+                self.parts[-1] += event.delta
             else:
-                self.parts.append(delta)
-            return delta
-        elif kind == "tool_call":
-            step = ToolStep(str(event.get("name", "tool")))
-            self._tools[str(event.get("id"))] = step
+                self.parts.append(event.delta)
+            return event.delta
+        elif isinstance(event, events.ToolCallEvent):
+            step = ToolStep(event.name)
+            self._tools[event.id] = step
             self.parts.append(step)
             return f"\n[{step.label}…]\n"
-        elif kind == "tool_result":
-            step = self._tools.get(str(event.get("id")))
+        elif isinstance(event, events.ToolResultEvent):
+            step = self._tools.get(event.id)
             if step is not None:
-                step.status = "error" if event.get("is_error") else "done"
-        elif kind == "citation":
+                step.status = "error" if event.is_error else "done"
+        elif isinstance(event, events.CitationEvent):
             self.citations.append(event)
-        elif kind == "done":
-            self.stop_reason = str(event.get("stop_reason", "end_turn"))
-        elif kind == "error":
-            self.error = str(event.get("message") or "The tutor could not answer.")
+        elif isinstance(event, events.DoneEvent):
+            self.stop_reason = event.stop_reason
+        elif isinstance(event, events.ErrorEvent):
+            self.error = event.message or "The tutor could not answer."
         return ""
 
     @property
@@ -116,13 +118,13 @@ class Answer:
         return "\n".join(lines) + "\n"
 
 
-def _citation_lines(citations: list[dict[str, Any]], bullet: str) -> list[str]:
+def _citation_lines(citations: list[events.CitationEvent], bullet: str) -> list[str]:
     lines = []
     for c in citations:
-        where = str(c.get("path", ""))
-        if c.get("cell") is not None:
-            where += f", cell {c['cell']}"
-        heading = c.get("heading") or where
+        where = c.path
+        if c.cell is not None:
+            where += f", cell {c.cell}"
+        heading = c.heading or where
         lines.append(f"{bullet}{heading} ({where})" if heading != where else f"{bullet}{where}")
     return lines
 

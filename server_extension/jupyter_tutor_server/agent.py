@@ -17,7 +17,7 @@ from typing import Any
 
 import anthropic
 
-from jupyter_tutor import tracing
+from jupyter_tutor import events, tracing
 from jupyter_tutor.protocol import (
     CITATIONS_HEADER,
     CONTEXT_HEADER,
@@ -39,7 +39,7 @@ from .history import repair, with_question
 from .notebook import NotebookUnavailable, api_path
 from .tools import Scope, Toolbox
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Emit = Callable[[events.ChatEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Turn:
         return True
 
     async def run(self, emit: Emit) -> None:
-        await emit({"type": "conversation", "conversation_id": self.conversation_id})
+        await emit(events.ConversationEvent(conversation_id=self.conversation_id))
         with tracing.span("orchestrator.chat", conversation_id=self.conversation_id):
             await self._run(emit)
 
@@ -150,7 +150,7 @@ class Turn:
             )
             return
         await self._emit_usage(emit)
-        await emit({"type": "done", "stop_reason": stop_reason})
+        await emit(events.DoneEvent(stop_reason=stop_reason))
 
     async def _answer(self, emit: Emit) -> str:
         owner, settings, context = self.owner, self.owner.settings, self.request.context
@@ -234,7 +234,7 @@ class Turn:
                 await self._cite(passage, emit)
             async for event in stream:
                 if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    await emit({"type": "text", "delta": event.delta.text})
+                    await emit(events.TextEvent(delta=event.delta.text))
             return await stream.get_final_message()
 
     async def _run_tools(
@@ -245,17 +245,14 @@ class Turn:
             if block["type"] != "tool_use":
                 continue
             call = {"id": block["id"], "name": block["name"]}
-            await emit({"type": "tool_call", **call, "input": block["input"]})
+            await emit(events.ToolCallEvent(**call, input=block["input"]))
             with tracing.span("orchestrator.tool", tool=block["name"]) as span:
                 result = await self.owner.toolbox.call(block["name"], block["input"], scope)
                 span.set_attribute("tutor.is_error", result.is_error)
             await emit(
-                {
-                    "type": "tool_result",
-                    **call,
-                    "is_error": result.is_error,
-                    "output": Toolbox.display(result),
-                }
+                events.ToolResultEvent(
+                    **call, is_error=result.is_error, output=Toolbox.display(result)
+                )
             )
             for passage in result.citations:
                 await self._cite(passage, emit)
@@ -275,25 +272,21 @@ class Turn:
         if key in self._cited:
             return
         self._cited.add(key)
+        cell = passage.get("cell")
         await emit(
-            {
-                "type": "citation",
-                "course": passage.get("course") or "",
-                "path": passage.get("path") or "",
-                "cell": passage.get("cell"),
-                "heading": passage.get("heading") or "",
-                "text": passage.get("text") or "",
-            }
+            events.CitationEvent(
+                course=str(passage.get("course") or ""),
+                path=str(passage.get("path") or ""),
+                cell=cell if isinstance(cell, int) and not isinstance(cell, bool) else None,
+                heading=str(passage.get("heading") or ""),
+                text=str(passage.get("text") or ""),
+            )
         )
 
     async def _emit_usage(self, emit: Emit) -> None:
         if self.input_tokens or self.output_tokens:
             await emit(
-                {
-                    "type": "usage",
-                    "input_tokens": self.input_tokens,
-                    "output_tokens": self.output_tokens,
-                }
+                events.UsageEvent(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
             )
 
 

@@ -6,10 +6,10 @@ for type and size, and a bad body gets a 400 that says which field is wrong and 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_tutor import ids
 from jupyter_tutor.chat import KINDS
 
 MAX_MESSAGE_CHARS = 20_000
@@ -73,15 +73,12 @@ class ChatRequest:
 
 
 def parse_conversation_id(value: Any) -> str | None:
-    """A conversation id (a UUID) or ``None``; anything else is a :class:`BadRequest`."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise BadRequest("`conversation_id` must be a string (the id of an earlier answer).")
+    """A conversation id (a UUID, as text) or ``None``; anything else is a :class:`BadRequest`."""
     try:
-        return str(uuid.UUID(value))
-    except ValueError as err:
-        raise BadRequest(f"`conversation_id` {value[:60]!r} is not a valid id.") from err
+        parsed = ids.parse_conversation_id(value)
+    except ids.InvalidConversationId as err:
+        raise BadRequest(str(err)) from err
+    return str(parsed) if parsed else None
 
 
 def _optional(obj: dict[str, Any], key: str, kind: type, what: str) -> Any:

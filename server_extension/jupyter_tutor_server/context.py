@@ -11,18 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_tutor.notebooks import cell_source, find_cell_index
 from jupyter_tutor.text import strip_ansi
 
 from .chat_request import QuestionContext
-from .notebook import (
-    NotebookUnavailable,
-    cell_errors,
-    cell_source,
-    clip,
-    describe_cell,
-    find_cell,
-    load_notebook,
-)
+from .notebook import NotebookUnavailable, cell_errors, clip, describe_cell, load_notebook
 
 #: A rough characters-per-token ratio for English and code; budgets are estimates.
 CHARS_PER_TOKEN = 4
@@ -101,7 +94,11 @@ async def build_context(
             sections.append(Section("Notebook", str(err)))
         else:
             cells = notebook.get("cells", [])
-            cell_index = find_cell(cells, context.cell_id, context.cell_index)
+            cell_index = find_cell_index(
+                [cell.get("id") for cell in cells],
+                cell_id=context.cell_id,
+                cell_index=context.cell_index,
+            )
             sections.extend(_cell_sections(cells, cell_index, nearby_cells))
             if cell_index is not None:
                 cell = cells[cell_index]

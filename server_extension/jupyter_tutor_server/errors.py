@@ -7,7 +7,7 @@ A :class:`ChatError` ends the answer: its message is shown to the student.  A
 
 from __future__ import annotations
 
-from typing import Any
+from jupyter_tutor import events
 
 _STATUS_OF_CODE = {
     "bad_request": 400,
@@ -24,7 +24,11 @@ class ChatError(Exception):
     """An answer failed; ``message`` is written for the student, ``code`` for clients."""
 
     def __init__(
-        self, code: str, message: str, retry_after: int | None = None, status: int | None = None
+        self,
+        code: events.ErrorCode,
+        message: str,
+        retry_after: int | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -34,12 +38,9 @@ class ChatError(Exception):
         #: by default the code's usual status.
         self.status = status or _STATUS_OF_CODE.get(code, 500)
 
-    def event(self) -> dict[str, Any]:
+    def event(self) -> events.ErrorEvent:
         """The ``error`` event of the chat API."""
-        event: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        if self.retry_after is not None:
-            event["retry_after"] = self.retry_after
-        return event
+        return events.ErrorEvent(code=self.code, message=self.message, retry_after=self.retry_after)
 
 
 class ToolError(Exception):

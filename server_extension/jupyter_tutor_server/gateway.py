@@ -14,7 +14,7 @@ from typing import Any
 import anthropic
 import httpx
 
-from jupyter_tutor.protocol import ERROR_CODE_HEADER
+from jupyter_tutor.protocol import ERROR_CODE_HEADER, retry_after_seconds
 
 from .errors import ChatError
 
@@ -63,7 +63,7 @@ def error_from_status(
     inner = inner if isinstance(inner, dict) else {}
     error_type = str(inner.get("type") or "")
     message = str(inner.get("message") or "")
-    retry_after = _retry_after(headers)
+    retry_after = retry_after_seconds(headers)
     # The gateway names a refusal more precisely than its HTTP status can.
     code = (headers or {}).get(ERROR_CODE_HEADER.lower()) or _CODE_OF_TYPE.get(error_type)
     if code is None:
@@ -89,14 +89,6 @@ def error_from_sdk(err: anthropic.APIError) -> ChatError:
     # A mid-stream `error` event has no status of its own: judge it by its type.
     body = err.body if isinstance(err.body, dict) else {"error": {"message": str(err)}}
     return error_from_status(500, body)
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> int | None:
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(1, int(float(value))) if value else None
-    except ValueError:
-        return None
 
 
 class GatewayClient:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from jupyter_tutor import events
 from jupyter_tutor.chat import API_PATH, KERNEL_TOKEN_HEADER
 from jupyter_tutor.handlers import allowed_methods
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
@@ -107,7 +108,7 @@ class ChatHandler(EventStreamMixin, TutorHandler):
         request = ChatRequest.parse(self.json_body())
         self.tutor.check_available()
         self.start_event_stream()
-        answer = self.tutor.orchestrator.answer(request, self.send_event)
+        answer = self.tutor.orchestrator.answer(request, self.send_chat_event)
         self._answer = asyncio.ensure_future(answer)
         try:
             await self._answer
@@ -115,6 +116,9 @@ class ChatHandler(EventStreamMixin, TutorHandler):
             self.log.info("The client left before the tutor's answer ended")
             return
         self.finish()
+
+    async def send_chat_event(self, event: events.ChatEvent) -> None:
+        await self.send_event(event.wire())
 
     def on_connection_close(self) -> None:
         """The client left: stop working on an answer nobody reads."""

@@ -13,6 +13,7 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado.web import HTTPError
 
+from jupyter_tutor.notebooks import cell_source, joined
 from jupyter_tutor.text import strip_ansi
 
 from .errors import ToolError
@@ -97,12 +98,12 @@ def output_text(output: Any) -> str:
     """The text of one output (images and HTML are named, not included)."""
     kind = output.get("output_type")
     if kind == "stream":
-        return strip_ansi(_joined(output.get("text", "")))
+        return strip_ansi(joined(output.get("text", "")))
     if kind == "error":
         return f"{output.get('ename')}: {output.get('evalue')}"
     data = output.get("data") or {}
     if "text/plain" in data:
-        return strip_ansi(_joined(data["text/plain"]))
+        return strip_ansi(joined(data["text/plain"]))
     return "[" + ", ".join(sorted(data)) + " output]" if data else ""
 
 
@@ -119,21 +120,6 @@ def describe_cell(index: int, cell: Any, limit: int) -> str:
     return f"{header}\n{body}"
 
 
-def cell_source(cell: Any) -> str:
-    return _joined(cell.get("source", ""))
-
-
-def find_cell(cells: list[Any], cell_id: str | None, cell_index: int | None) -> int | None:
-    """The index of the cell with ``cell_id``, else ``cell_index`` if it is in range."""
-    if cell_id:
-        for index, cell in enumerate(cells):
-            if cell.get("id") == cell_id:
-                return index
-    if cell_index is not None and 0 <= cell_index < len(cells):
-        return cell_index
-    return None
-
-
 def last_error(cells: list[Any]) -> tuple[int, ErrorOutput] | None:
     """The error of the most recently run cell that has one (by execution count)."""
     best: tuple[int, int, ErrorOutput] | None = None
@@ -145,6 +131,3 @@ def last_error(cells: list[Any]) -> tuple[int, ErrorOutput] | None:
                 best = (count, index, errors[-1])
     return (best[1], best[2]) if best else None
 
-
-def _joined(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)

@@ -14,7 +14,6 @@ ORANGE = "#ea580c"
 GREEN = "#16a34a"
 RED = "#dc2626"
 AMBER = "#d97706"
-GRAY = "#9ca3af"
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:

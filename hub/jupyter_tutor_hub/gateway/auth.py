@@ -84,13 +84,3 @@ class HubTokenIdentifier:
             scopes=scopes,
             admin=bool(model.get("admin")),
         )
-
-
-class SingleUserIdentifier:
-    """Single-user mode: the one person who owns this Jupyter server."""
-
-    def __init__(self, name: str) -> None:
-        self.caller = Caller(name=name, admin=True)
-
-    async def identify(self, token: str | None) -> Caller:
-        return self.caller

@@ -20,6 +20,8 @@ from psycopg.types.json import Jsonb
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from jupyter_tutor import ids
+
 from ..policy.resolve import TurnContext
 from .errors import GatewayError
 from .metering import Usage
@@ -31,12 +33,10 @@ def _not_found() -> GatewayError:
 
 def parse_conversation_id(value: object) -> uuid.UUID | None:
     """A conversation id from a header or URL, or ``None``; garbage is a 400."""
-    if value is None or value == "":
-        return None
     try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError) as err:
-        raise GatewayError("invalid_request_error", "The conversation id is not valid.") from err
+        return ids.parse_conversation_id(value)
+    except ids.InvalidConversationId as err:
+        raise GatewayError("invalid_request_error", str(err)) from err
 
 
 class ConversationStore(LoggingConfigurable):

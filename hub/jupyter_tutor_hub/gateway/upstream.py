@@ -15,6 +15,7 @@ from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
+from jupyter_tutor.protocol import retry_after_seconds
 
 from . import metrics
 from .breaker import CircuitBreaker
@@ -167,8 +168,4 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 
 
 def _retry_after(err: anthropic.APIStatusError) -> int | None:
-    value = err.response.headers.get("retry-after") if err.response is not None else None
-    try:
-        return max(1, int(float(value))) if value else None
-    except ValueError:
-        return None
+    return retry_after_seconds(err.response.headers if err.response is not None else None)

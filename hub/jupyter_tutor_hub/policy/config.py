@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from jupyter_tutor.notebooks import cell_source
+
 from ..course.notebooks import cell_policy
 
 POLICIES = ("explain", "hints-only", "no-help")
@@ -343,11 +345,6 @@ def course_notebooks(folder: Path) -> Iterator[Path]:
         relative = path.relative_to(folder)
         if not any(part.startswith(".") for part in relative.parts):
             yield path
-
-
-def cell_source(cell: Mapping[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def _last_heading(source: str) -> str | None:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_tutor.notebooks import find_cell_index
+
 from .config import CellSettings, CourseConfig, NotebookSettings
 
 
@@ -98,17 +100,14 @@ class Policy:
     avoid: tuple[str, ...] = ()
 
 
-def find_cell(
-    notebook: NotebookSettings, cell_index: int | None, cell_id: str | None
-) -> CellSettings | None:
-    """The course cell the student is in: by cell id (survives inserted cells), else index."""
-    if cell_id:
-        for cell in notebook.cells:
-            if cell.id == cell_id:
-                return cell
-    if cell_index is not None and 0 <= cell_index < len(notebook.cells):
-        return notebook.cells[cell_index]
-    return None
+def find_cell(notebook: NotebookSettings, situation: Situation) -> CellSettings | None:
+    """The course cell the student is in (the lookup the orchestrator uses too)."""
+    index = find_cell_index(
+        [cell.id for cell in notebook.cells],
+        cell_id=situation.cell_id,
+        cell_index=situation.turn.cell_index,
+    )
+    return None if index is None else notebook.cells[index]
 
 
 def resolve(
@@ -117,7 +116,7 @@ def resolve(
     """The policy where the student is: cell, else notebook, else course setting."""
     if notebook is None:
         return Policy(course=course, name=course.policy, avoid=course.avoid)
-    cell = find_cell(notebook, situation.turn.cell_index, situation.cell_id)
+    cell = find_cell(notebook, situation)
     name = (cell.policy if cell else None) or notebook.policy or course.policy
     if course.policy == "no-help":
         name = "no-help"

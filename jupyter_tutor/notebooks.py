@@ -1,0 +1,35 @@
+"""Reading nbformat cells the same way on both sides of the trust boundary.
+
+The gateway's policy (which cell's settings hold) and the orchestrator's context (which cell
+the student is in) must agree on what "the cell the student is in" means, so the lookup lives
+once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def joined(value: Any) -> str:
+    """An nbformat multiline string (a list of lines, or one string) as one string."""
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def cell_source(cell: Mapping[str, Any]) -> str:
+    """A cell's source as one string."""
+    return joined(cell.get("source", ""))
+
+
+def find_cell_index(
+    cell_ids: Sequence[str | None], *, cell_id: str | None, cell_index: int | None
+) -> int | None:
+    """The index of the cell the student is in: by its nbformat id (which survives cells
+    inserted above it), else by ``cell_index`` when that is in range."""
+    if cell_id:
+        for index, candidate in enumerate(cell_ids):
+            if candidate == cell_id:
+                return index
+    if cell_index is not None and 0 <= cell_index < len(cell_ids):
+        return cell_index
+    return None
