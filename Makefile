@@ -91,10 +91,11 @@ install: $(STAMPS)/package $(STAMPS)/node
 demo: install
 	$(BIN)/jupyter-tutor demo $(DEMO_ARGS)
 
-# ruff, and the import layering written in pyproject.toml ([tool.importlinter]).
+# ruff, the import layering and the type checks written in pyproject.toml.
 lint: $(STAMPS)/deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
 
 
 def encode_event(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
@@ -26,8 +27,9 @@ class ClientGone(Exception):
     """The client closed the connection while we were streaming to it."""
 
 
-class EventStreamMixin:
-    """Mixin for a Tornado ``RequestHandler`` that answers with an event stream."""
+class EventStreamMixin(RequestHandler):
+    """Mixin for a Tornado ``RequestHandler`` that answers with an event stream (put it
+    first among the bases)."""
 
     def start_event_stream(self) -> None:
         """Send the headers that make proxies pass events through unbuffered."""
@@ -38,8 +40,8 @@ class EventStreamMixin:
     async def send_event(self, data: Mapping[str, Any] | str, event: str | None = None) -> None:
         """Write one event and flush it; raise :class:`ClientGone` if the client left."""
         try:
-            self.write(encode_event(data, event))  # type: ignore[attr-defined]
-            await self.flush()  # type: ignore[attr-defined]
+            self.write(encode_event(data, event))
+            await self.flush()
         except StreamClosedError as err:
             raise ClientGone() from err
 

@@ -110,7 +110,7 @@ def configure(
             return False
         try:
             from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
             from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
             if exporter is None:
@@ -118,7 +118,7 @@ def configure(
                     OTLPSpanExporter,
                 )
 
-                processor = BatchSpanProcessor(OTLPSpanExporter())
+                processor: SpanProcessor = BatchSpanProcessor(OTLPSpanExporter())
             else:
                 processor = SimpleSpanProcessor(exporter)
         except ImportError as err:
