@@ -58,7 +58,25 @@ def test_repair_drops_what_a_stopped_answer_left_dangling() -> None:
     assert_valid_history(history)
     assert history[0]["content"][0]["text"] == "Q1"
     assert history[1]["content"] == [{"type": "text", "text": "Let me"}]
-    assert [b["text"] for b in history[2]["content"]] == ["Q2", "Q3", "Q4"]
+    # Q2 and Q3 got no answer: they are not asked again, glued to Q4.
+    assert [b["text"] for b in history[2]["content"]] == ["Q4"]
+
+
+def test_a_question_that_failed_upstream_is_not_sent_again() -> None:
+    stored = [
+        {"role": "user", "content": "What is a loop?"},
+        {"role": "assistant", "content": [], "status": "error"},
+        {"role": "user", "content": "Why does my code fail?"},
+        {"role": "assistant", "content": "Because x is undefined."},
+        {"role": "user", "content": "Thanks! And this one?"},
+    ]
+    history = with_question(repair(stored), "What about lists?")
+    assert_valid_history(history)
+    assert [m["content"][0]["text"] for m in history] == [
+        "Why does my code fail?",
+        "Because x is undefined.",
+        "What about lists?",
+    ]
 
 
 @pytest.mark.parametrize(

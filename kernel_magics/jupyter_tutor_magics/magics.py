@@ -25,6 +25,28 @@ EXPLAIN = "Explain this error: {ename}: {evalue}"
 HINT = "Give me a hint for the next step of the exercise I am working on, not the answer."
 CODE = "Can you help me with this code?"
 
+#: What ``%tutor --help`` shows (Markdown in a notebook; readable as plain text too).
+HELP = """\
+**Ask the course tutor**; the answer streams into the output below.
+
+| you type | what it does |
+| --- | --- |
+| `%tutor QUESTION` | ask a question |
+| `%%tutor [QUESTION]` | ask about the code in the rest of the cell |
+| `%tutor explain` | explain the last exception raised in this kernel |
+| `%tutor hint` | the next hint for the exercise you are working on |
+| `%tutor history` | this notebook's conversation with the tutor |
+| `%tutor chat` | a chat box in the output area |
+| `%tutor --new QUESTION` | start a new conversation instead of continuing |
+
+`explain`, `hint`, `history` and `chat` work as commands when they are the whole line:
+`%tutor explain how a for loop works` is a question. Interrupt the kernel (the stop button,
+or Ctrl-C) to stop an answer.
+"""
+
+#: Words that are commands when they are all the request holds.
+COMMANDS = ("explain", "hint", "history", "chat")
+
 _OPTIONS = re.compile(r"\s*((?:-\S+\s*)*)(.*)", re.DOTALL)
 _LINE_MAGIC = re.compile(r"^(\s*)%tutor\b(.*?)\s*$")
 
@@ -68,36 +90,27 @@ class TutorMagics(Magics):
     @argument("request", nargs="*", help="QUESTION, or explain | hint | history | chat")
     @line_cell_magic
     def tutor(self, line: str, cell: str | None = None) -> Any:
-        """Ask the course tutor; the answer streams into the output below.
-
-        %tutor QUESTION        ask a question
-        %%tutor [QUESTION]     ask about the code in the rest of the cell
-        %tutor explain [NOTE]  explain the last exception raised in this kernel
-        %tutor hint [NOTE]     get the next hint for the exercise you are working on
-        %tutor history         show this notebook's conversation with the tutor
-        %tutor chat            open a chat box in the output area
-
-        Interrupt the kernel (the stop button, or Ctrl-C) to stop an answer.
-        """
+        """Ask the course tutor (``%tutor --help`` for the commands)."""
         options, rest = _OPTIONS.match(line).groups()  # type: ignore[union-attr]
         args = parse_argstring(self.tutor, options)
         if args.new:
             self.conversation_id = None
-        command, _, note = rest.strip().partition(" ")
-        if args.help or not (rest.strip() or cell):
-            self.say(self.tutor.__doc__ or "")
+        request = rest.strip()
+        command = request.lower() if request.lower() in COMMANDS else None
+        if args.help or not (request or cell):
+            self.say(HELP)
         elif cell is not None:
-            self.ask(rest.strip() or CODE, code=cell)
+            self.ask(request or CODE, code=cell)
         elif command == "explain":
-            self.explain(note.strip())
+            self.explain()
         elif command == "hint":
-            self.ask(HINT + (f"\n\n{note.strip()}" if note.strip() else ""), kind="hint")
+            self.ask(HINT, kind="hint")
         elif command == "history":
             self.history()
         elif command == "chat":
             return self.chat()
         else:
-            self.ask(rest.strip())
+            self.ask(request)
         return None
 
     def say(self, text: str) -> None:
@@ -168,7 +181,7 @@ class TutorMagics(Magics):
         cell_id = (parent or {}).get("metadata", {}).get("cellId")
         return cell_id if isinstance(cell_id, str) else None
 
-    def explain(self, note: str = "") -> None:
+    def explain(self) -> None:
         error = last_exception()
         if error is None:
             self.say(
@@ -176,8 +189,7 @@ class TutorMagics(Magics):
                 "then `%tutor explain` in the next cell."
             )
             return
-        message = EXPLAIN.format(**error) + (f"\n\n{note}" if note else "")
-        self.ask(message, kind="explain", error=error)
+        self.ask(EXPLAIN.format(**error), kind="explain", error=error)
 
     def history(self) -> None:
         try:

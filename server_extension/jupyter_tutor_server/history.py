@@ -42,6 +42,10 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _nonempty(messages: list[Message]) -> list[Message]:
+    return [message for message in messages if message["content"]]
+
+
 def _merged(messages: list[Message]) -> list[Message]:
     """Drop empty messages and join neighbours of the same role."""
     out: list[Message] = []
@@ -76,10 +80,29 @@ def _paired(messages: list[Message]) -> list[Message]:
     return out
 
 
+def _answered(messages: list[Message]) -> list[Message]:
+    """Drop questions that got no answer (their answer failed before any of it was stored).
+
+    Such a question is a user turn of text alone followed by another user turn, or last;
+    merged with the next question it would be asked again, glued to it.
+    """
+    out = []
+    for i, message in enumerate(messages):
+        unanswered = (
+            message["role"] == "user"
+            and all(b["type"] == "text" for b in message["content"])
+            and (i + 1 == len(messages) or messages[i + 1]["role"] == "user")
+        )
+        if not unanswered:
+            out.append(message)
+    return out
+
+
 def repair(stored: list[Any]) -> list[Message]:
     """Stored messages (``{role, content, …}``) as a history the Messages API accepts.
 
     The result starts with a user message and alternates roles; it may end with either.
+    Questions whose answer failed are left out.
     """
     messages = [
         {"role": m.get("role"), "content": _blocks(m.get("content"))}
@@ -87,7 +110,7 @@ def repair(stored: list[Any]) -> list[Message]:
         if isinstance(m, dict) and m.get("role") in ("user", "assistant")
     ]
     while True:
-        repaired = _merged(_paired(_merged(messages)))
+        repaired = _merged(_answered(_nonempty(_paired(_nonempty(messages)))))
         while repaired and repaired[0]["role"] != "user":
             repaired.pop(0)
         if repaired == messages:
