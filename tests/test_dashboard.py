@@ -75,6 +75,7 @@ async def test_instructors_see_their_course(dashboard, hub) -> None:
     ):
         assert heading in html
     assert html.count("<svg") >= 5
+    assert "<figcaption>Questions per day</figcaption>" in html  # chart titles are visible
     assert "NameError" in html and "student1" in html
     assert "Policy test course" in html
     assert OTHER not in html  # not in the course menu either

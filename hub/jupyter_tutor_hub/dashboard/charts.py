@@ -1,7 +1,8 @@
 """Small SVG charts drawn on the server, inline in the page: nothing to download.
 
-Each chart is a self-contained ``<svg>`` with a text alternative (``role="img"`` and a
-``<title>``), so the page works without JavaScript and reads aloud sensibly.
+Each chart is a ``<figure>``: a visible caption, and a self-contained ``<svg>`` with a text
+alternative (``role="img"`` and a ``<title>``), so the page works without JavaScript and
+reads aloud sensibly.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ AMBER = "#d97706"
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     return (
+        f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" aria-label="{escape(title)}">'
-        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+        f"<title>{escape(title)}</title>{''.join(body)}</svg></figure>"
     )
 
 
