@@ -23,10 +23,11 @@ LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 # offline-friendly); keep in step with [build-system] in pyproject.toml.
 BUILD_REQUIRES := "hatchling>=1.27" "editables>=0.5" "hatch-jupyter-builder>=0.9" "jupyter-builder>=1.2,<2"
 
-.PHONY: demo test test-js lint install clean help
+.PHONY: demo test test-fast test-js lint install clean help
 help:
 	@echo "make demo   - run JupyterHub with the tutor, the embedded database and the sample course"
 	@echo "make test   - run the whole test suite, lint included"
+	@echo "make test-fast - the unit tests (no hub, server or browser), lint included"
 	@echo "make clean  - remove the virtual environment and build products"
 
 $(STAMPS)/venv:
@@ -99,6 +100,10 @@ lint: $(STAMPS)/deps
 
 test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast tier: everything that needs no JupyterHub, Jupyter server, demo or browser.
+test-fast: install lint
+	$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # The side panel's Node packages, from labextension/yarn.lock through jlpm (installed with
 # jupyterlab / jupyter-builder).

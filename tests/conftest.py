@@ -29,6 +29,20 @@ SAMPLE_COURSE = sample_course_dir()
 
 _database_names = itertools.count()
 
+#: Fixtures that start a whole JupyterHub or a Jupyter server, and modules that run the
+#: demo: their tests are not in the fast tier.
+_SLOW_FIXTURES = {"hub", "make_gateway", "server"}
+_SLOW_MODULES = {"test_demo.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need a hub, a server or the demo ``slow``; ``make test-fast``
+    runs the others."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if _SLOW_FIXTURES & fixtures or item.path.name in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
