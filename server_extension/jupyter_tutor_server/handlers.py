@@ -41,7 +41,7 @@ class ChatServices(Protocol):
     def check_available(self) -> None: ...
 
 
-class TutorHandler(APIHandler):
+class ChatAPIHandler(APIHandler):
     """What the chat API's handlers share."""
 
     def initialize(self, tutor: ChatServices) -> None:
@@ -98,7 +98,7 @@ class TutorHandler(APIHandler):
             super().log_exception(typ, value, tb)
 
 
-class ChatHandler(EventStreamMixin, TutorHandler):
+class ChatHandler(EventStreamMixin, ChatAPIHandler):
     """``POST chat``: a question in, the answer as an event stream."""
 
     _answer: asyncio.Future[None] | None = None
@@ -126,7 +126,7 @@ class ChatHandler(EventStreamMixin, TutorHandler):
             self._answer.cancel()
 
 
-class StopHandler(TutorHandler):
+class ChatStopHandler(ChatAPIHandler):
     """``POST stop``: stop the answer running in a conversation."""
 
     @web.authenticated
@@ -144,7 +144,7 @@ class StopHandler(TutorHandler):
         self.finish(json.dumps({"stopped": True}))
 
 
-class ConversationListHandler(TutorHandler):
+class ChatConversationListHandler(ChatAPIHandler):
     """``GET conversations``: the student's conversations, newest first.
 
     ``?notebook=PATH`` keeps those asked from that notebook (``%tutor history``).
@@ -166,7 +166,7 @@ class ConversationListHandler(TutorHandler):
         self.finish(json.dumps(found))
 
 
-class ConversationHandler(TutorHandler):
+class ChatConversationHandler(ChatAPIHandler):
     """``GET conversations/{id}``: one conversation with its messages."""
 
     @web.authenticated
@@ -176,7 +176,7 @@ class ConversationHandler(TutorHandler):
         self.finish(json.dumps(await self.tutor.gateway.get_json(f"api/conversations/{key}")))
 
 
-class FeedbackHandler(TutorHandler):
+class ChatFeedbackHandler(ChatAPIHandler):
     """``POST feedback``: 👍/👎 or "still stuck" on an answer, forwarded to the gateway.
 
     The gateway's refusals keep their status (404: not an answer of the caller's).
@@ -191,7 +191,7 @@ class FeedbackHandler(TutorHandler):
         self.finish(json.dumps(stored))
 
 
-class CourseHandler(TutorHandler):
+class ChatCourseHandler(ChatAPIHandler):
     """``GET course``: the course's title, policy and privacy notice, and the policy where
     the student is (``?notebook_path=&cell_index=&cell_id=``)."""
 
@@ -209,9 +209,9 @@ def chat_api_routes(tutor: ChatServices) -> list[tuple[str, type, dict[str, Any]
     kwargs = {"tutor": tutor}
     return [
         (f"/{API_PATH}chat", ChatHandler, kwargs),
-        (f"/{API_PATH}stop", StopHandler, kwargs),
-        (f"/{API_PATH}conversations", ConversationListHandler, kwargs),
-        (f"/{API_PATH}conversations/([^/]+)", ConversationHandler, kwargs),
-        (f"/{API_PATH}feedback", FeedbackHandler, kwargs),
-        (f"/{API_PATH}course", CourseHandler, kwargs),
+        (f"/{API_PATH}stop", ChatStopHandler, kwargs),
+        (f"/{API_PATH}conversations", ChatConversationListHandler, kwargs),
+        (f"/{API_PATH}conversations/([^/]+)", ChatConversationHandler, kwargs),
+        (f"/{API_PATH}feedback", ChatFeedbackHandler, kwargs),
+        (f"/{API_PATH}course", ChatCourseHandler, kwargs),
     ]
