@@ -79,9 +79,9 @@ class Answer:
             self.parts.append(step)
             return f"\n[{step.label}…]\n"
         elif isinstance(event, events.ToolResultEvent):
-            step = self._tools.get(event.id)
-            if step is not None:
-                step.status = "error" if event.is_error else "done"
+            called = self._tools.get(event.id)
+            if called is not None:
+                called.status = "error" if event.is_error else "done"
         elif isinstance(event, events.CitationEvent):
             self.citations.append(event)
         elif isinstance(event, events.DoneEvent):

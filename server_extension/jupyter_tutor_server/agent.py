@@ -107,7 +107,7 @@ class Turn:
         self.input_tokens = 0
         self.output_tokens = 0
         self._cited: set[tuple[Any, ...]] = set()
-        self._task: asyncio.Future[str] | None = None
+        self._task: asyncio.Future[events.StopReason] | None = None
         self._stopped = False
 
     def stop(self) -> bool:
@@ -152,7 +152,7 @@ class Turn:
         await self._emit_usage(emit)
         await emit(events.DoneEvent(stop_reason=stop_reason))
 
-    async def _answer(self, emit: Emit) -> str:
+    async def _answer(self, emit: Emit) -> events.StopReason:
         owner, settings, context = self.owner, self.owner.settings, self.request.context
         await owner.gateway.ready()
         notebook_path = None

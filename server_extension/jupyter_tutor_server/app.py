@@ -84,6 +84,7 @@ class TutorExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         serverapp = self.serverapp
+        assert serverapp is not None  # jupyter_server sets it before initialize_settings
         tracing.configure("jupyter-tutor-server")  # no-op unless OTLP export is set up
         #: The secret kernels present to reach the chat API (see kernel_access).
         self.kernel_token = new_kernel_token()
@@ -129,7 +130,7 @@ class TutorExtension(ExtensionApp):
             self.gateway = GatewayClient(lambda: "", "", self.request_timeout)
             return
         self.log.info("Jupyter Tutor: single-user mode, the gateway runs in this server")
-        token = getattr(self.serverapp.identity_provider, "token", "") or ""
+        token = getattr(getattr(self.serverapp, "identity_provider", None), "token", "") or ""
 
         async def ready() -> None:
             # Single-user mode only: the gateway, its database and the user's own model key

@@ -9,11 +9,12 @@ failure becomes a :class:`ChatError` whose message the student can act on.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 import anthropic
 import httpx
 
+from jupyter_tutor import events
 from jupyter_tutor.protocol import ERROR_CODE_HEADER, retry_after_seconds
 
 from .errors import ChatError
@@ -65,10 +66,16 @@ def error_from_status(
     message = str(inner.get("message") or "")
     retry_after = retry_after_seconds(headers)
     # The gateway names a refusal more precisely than its HTTP status can.
-    code = (headers or {}).get(ERROR_CODE_HEADER.lower()) or _CODE_OF_TYPE.get(error_type)
-    if code is None:
-        code = {401: "unauthorized", 403: "unauthorized", 429: "rate_limited"}.get(status)
-        code = code or ("unavailable" if status in (502, 503, 504, 529) else "upstream")
+    named = (headers or {}).get(ERROR_CODE_HEADER.lower()) or _CODE_OF_TYPE.get(error_type)
+    code: events.ErrorCode
+    if named in ERROR_CODES:
+        code = named  # type: ignore[assignment]  # checked against the Literal's values
+    elif status in (401, 403):
+        code = "unauthorized"
+    elif status == 429:
+        code = "rate_limited"
+    else:
+        code = "unavailable" if status in (502, 503, 504, 529) else "upstream"
     if not message:
         message = {
             "unauthorized": "The tutor did not accept this server's credentials. Restart "
@@ -89,6 +96,9 @@ def error_from_sdk(err: anthropic.APIError) -> ChatError:
     # A mid-stream `error` event has no status of its own: judge it by its type.
     body = err.body if isinstance(err.body, dict) else {"error": {"message": str(err)}}
     return error_from_status(500, body)
+
+
+ERROR_CODES = frozenset(get_args(events.ErrorCode))
 
 
 class GatewayClient:

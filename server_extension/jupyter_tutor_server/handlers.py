@@ -68,7 +68,7 @@ class ChatAPIHandler(APIHandler):
             exc = ChatError("bad_request", str(exc))
         if isinstance(exc, ChatError):
             self.set_status(exc.status)
-            error = {"type": exc.code, "message": exc.message}
+            error: dict[str, str | int] = {"type": exc.code, "message": exc.message}
             if exc.retry_after is not None:
                 error["retry_after"] = exc.retry_after
                 self.set_header("Retry-After", str(exc.retry_after))

@@ -61,7 +61,7 @@ def _merged(messages: list[Message]) -> list[Message]:
 
 def _paired(messages: list[Message]) -> list[Message]:
     """Keep only tool uses answered in the next message, and results of kept uses."""
-    out = []
+    out: list[Message] = []
     for i, message in enumerate(messages):
         content = message["content"]
         if message["role"] == "assistant":
