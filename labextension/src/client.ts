@@ -208,11 +208,7 @@ export class TutorClient {
       headers.set('Content-Type', 'application/json');
     }
     try {
-      return await ServerConnection.makeRequest(
-        url,
-        { ...init, headers },
-        this.serverSettings
-      );
+      return await ServerConnection.makeRequest(url, { ...init, headers }, this.serverSettings);
     } catch (err) {
       if (isAbortError(err) || isAbortError((err as { cause?: unknown })?.cause)) {
         throw err;

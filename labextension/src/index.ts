@@ -4,21 +4,12 @@
  * errors and the settings.
  */
 
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { CodeCell } from '@jupyterlab/cells';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
-import {
-  INotebookTracker,
-  Notebook,
-  NotebookActions,
-  NotebookPanel
-} from '@jupyterlab/notebook';
+import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -308,7 +299,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.askError, {
       label: args =>
-        isPalette(args) ? trans.__('Ask about this error') : trans.__('Ask the Tutor about This Error'),
+        isPalette(args)
+          ? trans.__('Ask about this error')
+          : trans.__('Ask the Tutor about This Error'),
       caption: trans.__('Ask the tutor to explain the error of the cell'),
       icon: args => (isPalette(args) ? undefined : tutorIcon),
       isEnabled: args => args.origin === 'context-menu' || !!tracker.currentWidget,

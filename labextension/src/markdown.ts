@@ -225,7 +225,15 @@ const FORBIDDEN_ELEMENTS =
   'script, iframe, frame, frameset, object, embed, applet, form, base, meta, link, style, noscript, template';
 
 /** URL attributes whose value is checked for a safe scheme. */
-const URL_ATTRIBUTES = ['href', 'src', 'xlink:href', 'action', 'formaction', 'poster', 'background'];
+const URL_ATTRIBUTES = [
+  'href',
+  'src',
+  'xlink:href',
+  'action',
+  'formaction',
+  'poster',
+  'background'
+];
 
 /** The schemes a link or image of an answer may use; relative URLs have none. */
 const SAFE_SCHEMES = ['http', 'https', 'mailto'];

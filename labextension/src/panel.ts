@@ -151,7 +151,9 @@ export class TutorPanel extends Widget {
     this._input = document.createElement('textarea');
     this._input.className = 'jp-tutor-Input';
     this._input.rows = 3;
-    this._input.placeholder = trans.__('Ask the tutor… (Enter to send, Shift+Enter for a new line)');
+    this._input.placeholder = trans.__(
+      'Ask the tutor… (Enter to send, Shift+Enter for a new line)'
+    );
     this._input.setAttribute('aria-label', trans.__('Your question for the tutor'));
     this._input.dataset.testid = 'tutor-input';
     this._input.addEventListener('keydown', this._onInputKeydown);
@@ -779,8 +781,7 @@ class AnswerView implements IMessageView {
 
     this._thinking.hidden = !(
       streaming &&
-      (message.parts.length === 0 ||
-        message.parts[message.parts.length - 1].kind === 'tool')
+      (message.parts.length === 0 || message.parts[message.parts.length - 1].kind === 'tool')
     );
     if (!previous || previous.citations !== message.citations) {
       this._renderCitations(message.citations);
@@ -818,9 +819,7 @@ class AnswerView implements IMessageView {
     } else if (feedback.status === 'failed') {
       status.textContent = feedback.error ?? trans.__('Your vote was not recorded.');
     } else if (feedback.vote === 'stuck') {
-      status.textContent = trans.__(
-        'Noted — ask again and the tutor will go one step further.'
-      );
+      status.textContent = trans.__('Noted — ask again and the tutor will go one step further.');
     } else {
       status.textContent = trans.__('Thanks — noted.');
     }
@@ -899,10 +898,7 @@ class AnswerView implements IMessageView {
       link.dataset.path = c.path;
       link.dataset.cell = String(c.cell);
       const where = trans.__('%1, cell %2', c.path, c.cell + 1);
-      link.setAttribute(
-        'aria-label',
-        trans.__('Open %1 at %2', c.heading || c.path, where)
-      );
+      link.setAttribute('aria-label', trans.__('Open %1 at %2', c.heading || c.path, where));
       if (c.text) {
         link.title = c.text.length > 300 ? c.text.slice(0, 299) + '…' : c.text;
       }
@@ -945,7 +941,11 @@ class AnswerView implements IMessageView {
     text.textContent = error.message;
     this._error.append(title, text);
     if (error.retryable) {
-      const retry = makeButton(trans.__('Retry'), trans.__('Ask this question again'), 'tutor-retry');
+      const retry = makeButton(
+        trans.__('Retry'),
+        trans.__('Ask this question again'),
+        'tutor-retry'
+      );
       retry.addEventListener('click', () => {
         if (this._message) {
           this._options.retry(this._message);
@@ -1158,11 +1158,7 @@ function labelled(label: string, text: string, className: string): HTMLElement {
 }
 
 /** A square icon button with an accessible label. */
-function iconButton(
-  icon: typeof addIcon,
-  label: string,
-  testId: string
-): HTMLButtonElement {
+function iconButton(icon: typeof addIcon, label: string, testId: string): HTMLButtonElement {
   const button = document.createElement('button');
   button.type = 'button';
   button.className = 'jp-tutor-IconButton';

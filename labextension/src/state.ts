@@ -532,9 +532,7 @@ function blocksOf(content: unknown): Array<Record<string, unknown>> {
     return [{ type: 'text', text: content }];
   }
   if (Array.isArray(content)) {
-    return content.filter(
-      (b): b is Record<string, unknown> => b !== null && typeof b === 'object'
-    );
+    return content.filter((b): b is Record<string, unknown> => b !== null && typeof b === 'object');
   }
   if (content && typeof content === 'object') {
     return [content as Record<string, unknown>];

@@ -167,7 +167,13 @@ describe('parseFeedbackResult', () => {
         vote: 'stuck',
         hint_level: 2
       })
-    ).toEqual({ id: 7, conversation_id: CONVERSATION, message_id: 13, vote: 'stuck', hint_level: 2 });
+    ).toEqual({
+      id: 7,
+      conversation_id: CONVERSATION,
+      message_id: 13,
+      vote: 'stuck',
+      hint_level: 2
+    });
     expect(
       parseFeedbackResult({ id: 8, conversation_id: CONVERSATION, message_id: 13, vote: 'up' })
     ).toMatchObject({ hint_level: null });

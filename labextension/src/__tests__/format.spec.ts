@@ -16,7 +16,7 @@ describe('errorFromOutputs', () => {
         output_type: 'error',
         ename: 'NameError',
         evalue: "name 'y' is not defined",
-        traceback: ['\u001b[0;31mNameError\u001b[0m: name \u001b[1m\'y\'\u001b[0m is not defined']
+        traceback: ["\u001b[0;31mNameError\u001b[0m: name \u001b[1m'y'\u001b[0m is not defined"]
       }
     ]);
     expect(error).toEqual({
@@ -43,7 +43,9 @@ describe('text helpers', () => {
   });
 
   it('asks about an error in words', () => {
-    expect(questionForError({ ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: [] })).toBe(
+    expect(
+      questionForError({ ename: 'ZeroDivisionError', evalue: 'division by zero', traceback: [] })
+    ).toBe(
       'My cell fails with ZeroDivisionError: division by zero. What does this error mean and how can I fix it?'
     );
   });
@@ -63,7 +65,10 @@ describe('text helpers', () => {
       action: 'Ran code',
       detail: 'print(1)'
     });
-    expect(summarizeTool('read_cell', { cell_index: 3 })).toEqual({ action: 'Read', detail: 'cell 3' });
+    expect(summarizeTool('read_cell', { cell_index: 3 })).toEqual({
+      action: 'Read',
+      detail: 'cell 3'
+    });
     expect(summarizeTool('frobnicate', {})).toEqual({ action: 'Used frobnicate', detail: '' });
     expect(summarizeTool('search_course', { query: 'x'.repeat(200) }).detail).toHaveLength(80);
   });

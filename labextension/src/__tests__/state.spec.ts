@@ -130,8 +130,20 @@ describe('reduce', () => {
     };
     const s = run([ask, ev(c), ev({ ...c, text: 'again' }), ev({ ...c, cell: 4 })]);
     expect(answer(s).citations).toEqual([
-      { course: 'intro-python', path: 'week1/loops.ipynb', cell: 3, heading: 'While loops', text: 'A while loop…' },
-      { course: 'intro-python', path: 'week1/loops.ipynb', cell: 4, heading: 'While loops', text: 'A while loop…' }
+      {
+        course: 'intro-python',
+        path: 'week1/loops.ipynb',
+        cell: 3,
+        heading: 'While loops',
+        text: 'A while loop…'
+      },
+      {
+        course: 'intro-python',
+        path: 'week1/loops.ipynb',
+        cell: 4,
+        heading: 'While loops',
+        text: 'A while loop…'
+      }
     ]);
   });
 
@@ -192,7 +204,10 @@ describe('reduce', () => {
 
   it('reports a stream that closed without done or error as a lost connection', () => {
     const s = run([ask, ev({ type: 'text', delta: 'half an ans' }), { type: 'closed' }]);
-    expect(answer(s)).toMatchObject({ status: 'error', error: { code: 'network', retryable: true } });
+    expect(answer(s)).toMatchObject({
+      status: 'error',
+      error: { code: 'network', retryable: true }
+    });
   });
 
   it('marks an answer aborted by the student as stopped', () => {
@@ -226,7 +241,10 @@ describe('reduce', () => {
 
   it('replaces only the message that changed', () => {
     const s1 = run([ask, ev({ type: 'done', stop_reason: 'end_turn' })]);
-    const s2 = run([{ type: 'ask', userId: 'q2', assistantId: 'a2', request: { message: 'b' } }], s1);
+    const s2 = run(
+      [{ type: 'ask', userId: 'q2', assistantId: 'a2', request: { message: 'b' } }],
+      s1
+    );
     const s3 = reduce(s2, ev({ type: 'text', delta: 'x' }));
     expect(s3.messages[0]).toBe(s2.messages[0]);
     expect(s3.messages[1]).toBe(s2.messages[1]);
@@ -286,7 +304,11 @@ describe('messagesFromHistory', () => {
           }
         ]
       },
-      { role: 'assistant', content: [{ type: 'text', text: 'Define y first.' }], status: 'complete' },
+      {
+        role: 'assistant',
+        content: [{ type: 'text', text: 'Define y first.' }],
+        status: 'complete'
+      },
       { role: 'user', content: 'thanks' },
       { role: 'assistant', content: 'You are welcome', status: 'interrupted' }
     ]);
@@ -315,13 +337,19 @@ describe('messagesFromHistory', () => {
       { role: 'assistant', content: 'partial', status: 'error' }
     ]) as [IUserMessage, IAssistantMessage];
     expect(a.status).toBe('error');
-    expect(a.error).toMatchObject({ message: 'The tutor could not finish this answer.', retryable: false });
+    expect(a.error).toMatchObject({
+      message: 'The tutor could not finish this answer.',
+      retryable: false
+    });
   });
 
   it('skips blocks it cannot show', () => {
-    expect(messagesFromHistory([{ role: 'user', content: null }, { role: 'user', content: 42 }])).toEqual(
-      []
-    );
+    expect(
+      messagesFromHistory([
+        { role: 'user', content: null },
+        { role: 'user', content: 42 }
+      ])
+    ).toEqual([]);
   });
 });
 
@@ -345,9 +373,9 @@ describe('describeError', () => {
   });
 
   it('prefers the server message and handles unknown codes', () => {
-    expect(describeError('unavailable', '  The tutor is unavailable, try again in 30 s. ').message).toBe(
-      'The tutor is unavailable, try again in 30 s.'
-    );
+    expect(
+      describeError('unavailable', '  The tutor is unavailable, try again in 30 s. ').message
+    ).toBe('The tutor is unavailable, try again in 30 s.');
     expect(describeError('something_new')).toMatchObject({
       title: 'The tutor could not answer',
       retryable: true
