@@ -171,7 +171,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       app.shell.activateById(widget.id);
       const content = widget.content;
-      if (content instanceof Notebook && content.widgets.length) {
+      // A passage that is not a notebook cell (cell null) opens its file at the top.
+      if (content instanceof Notebook && content.widgets.length && citation.cell !== null) {
         const index = Math.max(0, Math.min(citation.cell, content.widgets.length - 1));
         content.activeCellIndex = index;
         await content.scrollToItem(index, 'start');

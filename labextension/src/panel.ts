@@ -896,8 +896,11 @@ class AnswerView implements IMessageView {
       link.className = 'jp-tutor-Citation';
       link.dataset.testid = 'tutor-citation';
       link.dataset.path = c.path;
-      link.dataset.cell = String(c.cell);
-      const where = trans.__('%1, cell %2', c.path, c.cell + 1);
+      if (c.cell !== null) {
+        link.dataset.cell = String(c.cell);
+      }
+      // A passage of a Markdown or Python file has no cell: name the file only.
+      const where = c.cell === null ? c.path : trans.__('%1, cell %2', c.path, c.cell + 1);
       link.setAttribute('aria-label', trans.__('Open %1 at %2', c.heading || c.path, where));
       if (c.text) {
         link.title = c.text.length > 300 ? c.text.slice(0, 299) + '…' : c.text;

@@ -42,8 +42,11 @@ export interface ICitationEvent {
   course: string;
   /** The notebook, relative to the course folder. */
   path: string;
-  /** The 0-based cell index in that notebook. */
-  cell: number;
+  /**
+   * The 0-based cell index in that notebook; `null` where the passage is not a notebook
+   * cell (a Markdown or Python file of the course).
+   */
+  cell: number | null;
   /** The heading the passage sits under. */
   heading: string;
   /** The passage itself (may be trimmed). */

@@ -240,6 +240,11 @@ function sameCitation(a: ICitation, b: ICitation): boolean {
   return a.course === b.course && a.path === b.path && a.cell === b.cell;
 }
 
+/** A citation's cell: a 0-based index, or `null` (no cell, or anything else on the wire). */
+function cellIndexOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
+}
+
 /** Tool steps still running when an answer ends never get a result. */
 function interruptRunning(parts: readonly AnswerPart[]): readonly AnswerPart[] {
   if (!parts.some(p => p.kind === 'tool' && p.status === 'running')) {
@@ -317,7 +322,7 @@ export function applyEvent(
       const citation: ICitation = {
         course: String(e.course ?? ''),
         path: String(e.path ?? ''),
-        cell: typeof e.cell === 'number' ? e.cell : Number(e.cell ?? 0) || 0,
+        cell: cellIndexOrNull(e.cell),
         heading: String(e.heading ?? ''),
         text: String(e.text ?? '')
       };

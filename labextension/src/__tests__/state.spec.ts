@@ -147,6 +147,31 @@ describe('reduce', () => {
     ]);
   });
 
+  it('keeps a citation without a cell (a file that is not a notebook) as null', () => {
+    const c = {
+      type: 'citation' as const,
+      course: 'intro-python',
+      path: 'notes/loops.md',
+      cell: null,
+      heading: 'Loops',
+      text: 'A loop…'
+    };
+    const s = run([ask, ev(c), ev({ ...c, text: 'again' }), ev({ ...c, cell: 0 })]);
+    expect(answer(s).citations.map(x => x.cell)).toEqual([null, 0]);
+  });
+
+  it('reads a citation cell that is not a 0-based index as null', () => {
+    const c = { type: 'citation', course: 'c', path: 'p.ipynb', heading: '', text: '' };
+    const s = run([
+      ask,
+      ev({ ...c, cell: '3' }),
+      ev({ ...c, path: 'q.ipynb', cell: -1 }),
+      ev({ ...c, path: 'r.ipynb', cell: 1.5 }),
+      ev({ ...c, path: 's.ipynb' })
+    ]);
+    expect(answer(s).citations.map(x => x.cell)).toEqual([null, null, null, null]);
+  });
+
   it('records usage and ends with done', () => {
     const s = run([
       ask,
