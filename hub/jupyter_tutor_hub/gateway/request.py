@@ -1,7 +1,8 @@
 """Validating a Messages API request before anything is spent on it.
 
 Only the parameters a tutor needs pass through (an allow-list, so a student cannot switch
-on costly server-side features); the model must be allowed and ``max_tokens`` is capped.
+on costly server-side features), and only the content blocks and tools the orchestrator
+sends (``surface.py``); the model must be allowed and ``max_tokens`` is capped.
 Simple questions may be routed to a cheaper model when the operator says so.
 """
 
@@ -17,6 +18,7 @@ from traitlets.config import LoggingConfigurable
 
 from . import metrics
 from .errors import GatewayError, bad_request
+from .surface import SurfaceLimits, check_surface
 
 #: Messages API parameters forwarded upstream; anything else is dropped (sampling knobs
 #: such as ``temperature`` too: current models and SDKs no longer take them).
@@ -29,7 +31,6 @@ FORWARDED_PARAMS = (
     "tool_choice",
     "stop_sequences",
     "metadata",
-    "thinking",
 )
 
 
@@ -164,6 +165,12 @@ class ModelPolicy(LoggingConfigurable):
     max_request_bytes = Integer(2 * 1024 * 1024, help="Largest request body accepted (bytes).").tag(
         config=True
     )
+    max_tools = Integer(
+        16, help="Most tools one request may declare (the tutor's own tools are fewer)."
+    ).tag(config=True)
+    max_tool_bytes = Integer(
+        8192, help="Largest tool definition accepted (name, description and schema, bytes)."
+    ).tag(config=True)
     simple_model = Unicode(
         "",
         help="""Route simple requests to this (cheaper) model; empty: no routing. A request
@@ -194,6 +201,7 @@ class ModelPolicy(LoggingConfigurable):
             _check_content(message.get("content"), "Each message's `content`")
         if "system" in body and not isinstance(body["system"], str):
             _check_content(body["system"], "`system`")
+        check_surface(body, SurfaceLimits(self.max_tools, self.max_tool_bytes))
         model = body.get("model")
         if not isinstance(model, str) or model not in self.allowed_models:
             raise bad_request(
