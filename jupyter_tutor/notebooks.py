@@ -21,6 +21,21 @@ def cell_source(cell: Mapping[str, Any]) -> str:
     return joined(cell.get("source", ""))
 
 
+def cell_number(index: int) -> int:
+    """The number people use for the cell at 0-based ``index``: cells count from 1.
+
+    One convention everywhere a person (or the model, which talks to one) reads a cell's
+    position: answers, source cards, the magics, validation messages, the dashboard. The
+    APIs' ``cell`` and ``cell_index`` fields count from 0 (documented in docs/chat-api.md).
+    """
+    return index + 1
+
+
+def cell_label(index: int | None) -> str:
+    """``"cell N"`` for people (see :func:`cell_number`); empty when there is no cell."""
+    return f"cell {cell_number(index)}" if index is not None else ""
+
+
 def find_cell_index(
     cell_ids: Sequence[str | None], *, cell_id: str | None, cell_index: int | None
 ) -> int | None:

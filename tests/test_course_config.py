@@ -120,17 +120,17 @@ def test_validation_reports_every_problem_with_file_and_cell(tmp_path: Path) -> 
     assert has("broken.ipynb: error: not a readable notebook")
     assert has("week1.ipynb: error: notebook 'policy' must be one of")
     assert has("week1.ipynb: error: notebook 'objectives' must be a list of texts")
-    assert has(f"week1.ipynb, cell 1 (id {ids[1]}): warning: unknown key 'hiden'")
-    assert has(f"week1.ipynb, cell 1 (id {ids[1]}): error: this cell holds a '### BEGIN SOLUTION'")
-    assert has(f"week1.ipynb, cell 2 (id {ids[2]}): error: cell 'solution' must be true or false")
-    assert has(f"week1.ipynb, cell 2 (id {ids[2]}): error: cell 'policy' must be one of")
+    assert has(f"week1.ipynb, cell 2 (id {ids[1]}): warning: unknown key 'hiden'")
+    assert has(f"week1.ipynb, cell 2 (id {ids[1]}): error: this cell holds a '### BEGIN SOLUTION'")
+    assert has(f"week1.ipynb, cell 3 (id {ids[2]}): error: cell 'solution' must be true or false")
+    assert has(f"week1.ipynb, cell 3 (id {ids[2]}): error: cell 'policy' must be one of")
     assert len(course.errors) == 10
 
 
 def test_validate_command_exit_codes(tmp_path: Path, run) -> None:
     code, out, _ = run("validate", str(_bad_course(tmp_path / "bad")))
     assert code == 1
-    assert "week1.ipynb, cell 1" in out
+    assert "week1.ipynb, cell 2" in out
     code, out, err = run("validate", str(write_course(tmp_path / "good")))
     assert code == 0, out + err
     assert "0 error(s)" in err

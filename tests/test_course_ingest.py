@@ -34,7 +34,8 @@ def course_dir(tmp_path: Path, shared_courses: Path) -> Path:
     (folder / "notebooks").mkdir(parents=True)
     for name in WHIRLWIND:
         shutil.copy(shared_courses / "whirlwind" / name, folder / "notebooks" / name)
-    (folder / "README.md").write_text("# Whirlwind\n\nA tour of Python.\n")
+    (folder / "README.md").write_text("# Whirlwind\n\nA tour of Python.\n")  # not material
+    (folder / "cheatsheet.md").write_text("# Cheat sheet\n\nLists use `append`.\n")
     (folder / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
     (folder / ".ipynb_checkpoints").mkdir()
     (folder / ".ipynb_checkpoints" / "old.ipynb").write_text("{}")
@@ -55,7 +56,7 @@ def test_ingest_then_reingest_does_no_embedding_work(pool, course_dir) -> None:
         ("sentence-transformers/all-MiniLM-L6-v2", 384, "tour")
     ]
     paths = {r[0] for r in rows(pool, "SELECT path FROM documents")}
-    assert paths == {"README.md", "helpers.py", *(f"notebooks/{n}" for n in WHIRLWIND)}
+    assert paths == {"cheatsheet.md", "helpers.py", *(f"notebooks/{n}" for n in WHIRLWIND)}
     stored = rows(pool, "SELECT count(*), count(embedding) FROM chunks WHERE embedding_dim = 384")
     assert stored == [(first.chunks_added, first.chunks_added)]
 

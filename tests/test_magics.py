@@ -102,7 +102,7 @@ def test_every_magic_in_a_notebook(server, fake_upstream) -> None:
     first = markdown_of(cells[0])
     assert len(cells[0].outputs) == 1  # one display, updated in place
     assert first.startswith("A variable is a name for a value.")
-    assert "**Sources**" in first and "While loops (week1/loops.ipynb, cell 3)" in first
+    assert "**Sources**" in first and "While loops (week1/loops.ipynb, cell 4)" in first
     requests = fake_upstream.requests
     assert user_text(requests[0]) == "What is a variable?"
 
@@ -194,7 +194,7 @@ def test_kernel_environment_and_terminal_ipython(server, fake_upstream) -> None:
     )
     assert "Plain **answer** here." in result.stdout  # the text as it streamed
     assert (
-        "Sources:" in result.stdout and "- While loops (week1/loops.ipynb, cell 3)" in result.stdout
+        "Sources:" in result.stdout and "- While loops (week1/loops.ipynb, cell 4)" in result.stdout
     )
     assert "Markdown object" not in result.stdout
 

@@ -144,8 +144,8 @@ def test_answer_rendering_and_terminal_text() -> None:
     assert "".join(printed) == "Try \n[Trying code in a scratch kernel…]\nthis."
     markdown = answer.markdown()
     assert markdown.index("Try") < markdown.index("✗") < markdown.index("this.")
-    assert "1. Loops (a.ipynb, cell 2)" in markdown and markdown.endswith("*(stopped)*")
-    assert "Loops (a.ipynb, cell 2)" in answer.plain_ending() and "*" not in answer.plain_ending()
+    assert "1. Loops (a.ipynb, cell 3)" in markdown and markdown.endswith("*(stopped)*")
+    assert "Loops (a.ipynb, cell 3)" in answer.plain_ending() and "*" not in answer.plain_ending()
 
 
 def test_question_marks_stay_questions_and_sse_is_parsed() -> None:

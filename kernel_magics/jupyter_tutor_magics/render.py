@@ -16,6 +16,7 @@ from typing import Any
 from IPython.display import Markdown, clear_output, display
 
 from jupyter_tutor import events
+from jupyter_tutor.notebooks import cell_label
 
 #: What the student reads while a tool runs, by tool name.
 TOOL_LABELS = {
@@ -121,9 +122,7 @@ class Answer:
 def _citation_lines(citations: list[events.CitationEvent], bullet: str) -> list[str]:
     lines = []
     for c in citations:
-        where = c.path
-        if c.cell is not None:
-            where += f", cell {c.cell}"
+        where = ", ".join(filter(None, [c.path, cell_label(c.cell)]))
         heading = c.heading or where
         lines.append(f"{bullet}{heading} ({where})" if heading != where else f"{bullet}{where}")
     return lines

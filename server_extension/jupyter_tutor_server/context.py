@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_tutor.notebooks import cell_source, find_cell_index
+from jupyter_tutor.notebooks import cell_label, cell_source, find_cell_index
 from jupyter_tutor.text import strip_ansi
 
 from .chat_request import QuestionContext
@@ -142,7 +142,7 @@ def _where(notebook_path: str | None, cell_index: int | None) -> str:
         return "The student asks from Jupyter, outside any notebook."
     if cell_index is None:
         return f"The student is working in the notebook {notebook_path}."
-    return f"The student is working in the notebook {notebook_path}, at cell {cell_index}."
+    return f"The student is working in the notebook {notebook_path}, at {cell_label(cell_index)}."
 
 
 def _fit(header: str, sections: list[Section], budget_chars: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado.web import HTTPError
 
-from jupyter_tutor.notebooks import cell_source, joined
+from jupyter_tutor.notebooks import cell_label, cell_source, joined
 from jupyter_tutor.text import strip_ansi
 
 from .errors import ToolError
@@ -111,7 +111,7 @@ def describe_cell(index: int, cell: Any, limit: int) -> str:
     """One cell as the model reads it: a header line, the source, then its outputs."""
     kind = cell.get("cell_type", "code")
     count = cell.get("execution_count")
-    header = f"[cell {index}, {kind}" + (f", run #{count}" if count else "") + "]"
+    header = f"[{cell_label(index)}, {kind}" + (f", run #{count}" if count else "") + "]"
     source = cell_source(cell)
     outputs = "\n".join(filter(None, (output_text(o) for o in cell.get("outputs") or [])))
     body = clip(source, limit if not outputs else limit * 2 // 3, keep="both")

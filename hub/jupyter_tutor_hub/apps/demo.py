@@ -122,6 +122,7 @@ class DemoApp(Application):
                 sample_course_dir(),
                 SAMPLE_COURSE_NAME,
                 title=course.config.title,
+                index_also=course.config.index_also,
                 progress=True,
                 log=self.log,
             )

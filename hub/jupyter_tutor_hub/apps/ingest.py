@@ -14,6 +14,8 @@ from typing import Any
 
 from traitlets import Bool, Enum, Integer, Type, Unicode, default
 
+from jupyter_tutor.notebooks import cell_label
+
 from ..course.chunker import Chunker
 from ..course.embedder import Embedder, SentenceTransformerEmbedder
 from ..course.errors import CourseError
@@ -95,6 +97,7 @@ class IngestApp(CourseApp):
                 course_dir,
                 course,
                 title=config.title,
+                index_also=config.index_also,
                 chunker=Chunker(parent=self),
                 progress=self.progress,
                 log=self.log,
@@ -169,7 +172,7 @@ class SearchApp(CourseApp):
             print(json.dumps(found, indent=2))
         else:
             for n, hit in enumerate(hits, start=1):
-                where = f"{hit.path}, cell {hit.cell}" if hit.cell is not None else hit.path
+                where = ", ".join(filter(None, [hit.path, cell_label(hit.cell)]))
                 excerpt = " ".join(hit.text.split())[:200]
                 print(f"{n}. {hit.heading}  ({where})  score {hit.score:.4f}\n   {excerpt}")
             if not hits:

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ _module_log = logging.getLogger(__name__)
 
 #: Folders never indexed (besides hidden ones such as .git and .ipynb_checkpoints).
 SKIPPED_FOLDERS = {"__pycache__", "node_modules"}
+#: Files at a course's top level that describe the folder rather than teach (a README
+#: talks about the course or the product): not indexed unless the course names them.
+NOT_MATERIAL = ("README", "LICENSE", "LICENCE", "CHANGELOG", "CONTRIBUTING")
 
 _COURSE_LOCK = 7246  # first key of the per-course advisory lock; the second is the name
 
@@ -76,8 +80,10 @@ class IngestSummary:
         )
 
 
-def course_files(course_dir: Path) -> list[Path]:
-    """The files of a course that are indexed, in a stable order."""
+def course_files(course_dir: Path, index_also: Sequence[str] = ()) -> list[Path]:
+    """The files of a course that are indexed, in a stable order: its notebooks, Markdown
+    and Python files, without the top-level README and the like unless ``index_also``
+    (course-relative paths) names them."""
     found = []
     for root, folders, files in os.walk(course_dir):
         folders[:] = sorted(
@@ -88,7 +94,14 @@ def course_files(course_dir: Path) -> list[Path]:
             for name in sorted(files)
             if not name.startswith(".") and Path(name).suffix in KINDS
         )
-    return found
+    named = {Path(course_dir, path).resolve() for path in index_also}
+    return [
+        path
+        for path in found
+        if path.resolve() in named
+        or path.parent.resolve() != Path(course_dir).resolve()
+        or not path.stem.upper().startswith(NOT_MATERIAL)
+    ]
 
 
 def ingest_course(
@@ -98,6 +111,7 @@ def ingest_course(
     course: str,
     *,
     title: str | None = None,
+    index_also: Sequence[str] = (),
     chunker: Chunker | None = None,
     progress: bool = False,
     log: logging.Logger | None = None,
@@ -106,6 +120,7 @@ def ingest_course(
 
     ``title`` is the course's title for people (from its ``tutor.yaml``, read by the caller:
     the course layer does not read policy); the course name when not given.
+    ``index_also`` names files to index that are not course material by default.
     """
     started = time.monotonic()
     log = log or _module_log
@@ -114,7 +129,7 @@ def ingest_course(
     if not course_dir.is_dir():
         raise CourseError(f"The course folder {course_dir} does not exist or is not a folder.")
     title = title or course
-    files = course_files(course_dir)
+    files = course_files(course_dir, index_also)
     summary = IngestSummary(course=course, files=len(files))
     with pool.connection() as conn:
         with conn.transaction():

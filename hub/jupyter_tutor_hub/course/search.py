@@ -73,6 +73,10 @@ class Hit:
     score: float
     #: Index of the passage's last cell (a passage may span a few cells).
     cell_end: int | None = None
+    #: Cosine similarity of the question and the passage's embedding (``None`` when the
+    #: search ran without embeddings). Unlike ``score``, which ranks passages against each
+    #: other, it says how well a passage matches at all (the offline cut-off uses it).
+    similarity: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by the gateway API and the command line."""
@@ -233,6 +237,7 @@ def fuse(
 ) -> list[Hit]:
     """The top ``k`` of the candidates: by distance, by text rank, or both fused."""
     similarity = {c.id: 1.0 - c.distance for c in found if c.distance is not None}
+    raw_similarity = dict(similarity)
     text = {c.id: c.text_rank for c in found if c.text_rank is not None}
     if mode == "vector":
         scores = similarity
@@ -256,6 +261,7 @@ def fuse(
             text=by_id[i].text,
             score=float(scores[i]),
             cell_end=by_id[i].cell_end,
+            similarity=raw_similarity.get(i),
         )
         for i in best
     ]

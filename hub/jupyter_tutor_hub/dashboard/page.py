@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from jupyter_tutor.notebooks import cell_label
+
 from . import charts
 from .queries import Table
 
@@ -97,5 +99,5 @@ def build_charts(tables: dict[str, Table]) -> dict[str, str]:
 
 
 def _cell_label(row: dict[str, Any]) -> str:
-    where = row["notebook"] + (f" · cell {row['cell']}" if row["cell"] is not None else "")
+    where = " · ".join(filter(None, [row["notebook"], cell_label(row["cell"])]))
     return f"{where} · {row['exercise']}" if row["exercise"] else where

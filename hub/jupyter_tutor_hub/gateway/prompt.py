@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Dict, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from jupyter_tutor.notebooks import cell_label
+
 from ..policy.resolve import TurnContext
 
 if TYPE_CHECKING:
@@ -73,7 +75,7 @@ def passages_text(passages: Sequence[Any]) -> str:
     """Numbered course passages, each with where it comes from."""
     lines = ["Course passages (cite as [n]):"]
     for n, hit in enumerate(passages, start=1):
-        where = f"{hit.path}, cell {hit.cell}" if hit.cell is not None else hit.path
+        where = ", ".join(filter(None, [hit.path, cell_label(hit.cell)]))
         lines.append(f"[{n}] {hit.heading} ({where})\n{hit.text.strip()}")
     return "\n\n".join(lines)
 
@@ -185,8 +187,8 @@ def _course_settings(decision: Decision) -> str:
 def _situation(context: TurnContext) -> str:
     parts = []
     if context.notebook_path:
-        cell = f", cell {context.cell_index}" if context.cell_index is not None else ""
-        parts.append(f"The student is working in {context.notebook_path}{cell}.")
+        where = ", ".join(filter(None, [context.notebook_path, cell_label(context.cell_index)]))
+        parts.append(f"The student is working in {where}.")
     if context.kind == "hint":
         parts.append("The student asks for the next hint: give one small step, not the answer.")
     elif context.kind == "explain":

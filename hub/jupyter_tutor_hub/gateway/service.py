@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from traitlets import Any as AnyTrait
-from traitlets import Instance, Integer, Unicode, default
+from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
@@ -42,6 +42,12 @@ class TutorGateway(LoggingConfigurable):
 
     passages = Integer(
         4, help="Course passages retrieved and added to each question (0: none)."
+    ).tag(config=True)
+    offline_min_similarity = Float(
+        0.325,
+        help="""Without a model, a course passage is shown only when its embedding similarity
+        to the question reaches this; below it for every passage, the offline answer says
+        the course does not cover the question (yet). Measured in bench/relevance_cutoff.py.""",
     ).tag(config=True)
     retrieval_timeout = Integer(
         5, help="Seconds retrieval may take before the question goes on without passages."
@@ -79,6 +85,12 @@ class TutorGateway(LoggingConfigurable):
     @default("guardrails")
     def _guardrails_default(self) -> Guardrails:
         return Guardrails(parent=self)
+
+    @property
+    def offline_cutoff(self) -> float | None:
+        """The offline relevance cut-off, or ``None`` when retrieval runs without embeddings
+        (then nothing can say how well a passage matches)."""
+        return self.offline_min_similarity if self.embedder is not None else None
 
     def load_embedder(self) -> None:
         """Load the course embedder (seconds of CPU: call it in a thread at start).

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from jupyter_tutor.notebooks import cell_source
+from jupyter_tutor.notebooks import cell_label, cell_source
 
 from ..course.notebooks import cell_policy
 
@@ -42,6 +42,7 @@ COURSE_KEYS = {
     "privacy": "{instructors_read_conversations: true|false}",
     "instructors": "{groups: [...], users: [...]} who see this course's analytics",
     "avoid": "words and concepts the tutor must not mention yet",
+    "index_also": "files indexed although they are not course material by default (README.md)",
 }
 BUDGET_KEYS = ("daily_tokens", "daily_usd")
 PRIVACY_KEYS = ("instructors_read_conversations",)
@@ -67,7 +68,7 @@ class Problem:
     def __str__(self) -> str:
         where = self.path
         if self.cell is not None:
-            where += f", cell {self.cell}"
+            where += f", {cell_label(self.cell)}"
             if self.cell_id:
                 where += f" (id {self.cell_id})"
         return f"{where}: {self.severity}: {self.message}"
@@ -89,6 +90,8 @@ class CourseConfig:
     instructor_groups: tuple[str, ...] = ()
     instructor_users: tuple[str, ...] = ()
     avoid: tuple[str, ...] = ()
+    #: Course-relative files indexed although, by default, they are not course material.
+    index_also: tuple[str, ...] = ()
 
     @property
     def display_title(self) -> str:
@@ -123,7 +126,7 @@ class CourseConfig:
     def from_json(cls, data: Mapping[str, Any]) -> CourseConfig:
         """From :meth:`to_json` output; unknown keys (a newer publisher) are ignored."""
         known = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        for key in ("instructor_groups", "instructor_users", "avoid"):
+        for key in ("instructor_groups", "instructor_users", "avoid", "index_also"):
             if key in known:
                 known[key] = tuple(known[key])
         return cls(**known)
@@ -336,6 +339,7 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
         instructor_groups=check.texts(instructors, "groups", "instructors"),
         instructor_users=check.texts(instructors, "users", "instructors"),
         avoid=check.texts(data, "avoid", "tutor.yaml"),
+        index_also=check.texts(data, "index_also", "tutor.yaml"),
     )
 
 

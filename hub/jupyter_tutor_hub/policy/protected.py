@@ -12,6 +12,8 @@ from __future__ import annotations
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from jupyter_tutor.notebooks import cell_label
+
 from ..course.chunks import HEADING_SEPARATOR
 from ..course.search import ProtectedPassage, aprotected_passages
 from .config import NotebookSettings
@@ -42,7 +44,7 @@ def _label(passage: ProtectedPassage) -> str:
         return passage.exercise
     if passage.heading:
         return passage.heading.split(HEADING_SEPARATOR)[-1]
-    return f"{passage.path}, cell {passage.cell}"
+    return ", ".join(filter(None, [passage.path, cell_label(passage.cell)]))
 
 
 async def protected_material(

@@ -28,7 +28,7 @@ from ...policy.resolve import Situation, TurnContext
 from .. import metrics
 from ..errors import GatewayError
 from ..metering import Reservation
-from ..offline import offline_events
+from ..offline import offline_events, relevant
 from ..recorder import AnswerRecorder
 from ..request import MessagesRequest
 from ..service import citations_header
@@ -93,6 +93,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             conversation_id=conversation_id,
         )
         passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
+        if gateway.upstream.offline:  # the offline answer shows (and cites) good matches only
+            passages = relevant(passages, gateway.offline_cutoff)
         request.params["system"] = gateway.prompt.system_blocks(
             course=course,
             context=context,
@@ -139,7 +141,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             if decision.refuse:
                 events = guardrails.refusal_events()
             elif gateway.upstream.offline:
-                events = offline_events(request.question, passages)
+                events = offline_events(request.question, passages, avoid=decision.policy.avoid)
             else:
                 events = None
             if request.stream:
