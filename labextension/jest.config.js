@@ -1,6 +1,9 @@
 /**
- * Unit tests for the panel's pure modules (stream parser, answer state, context helpers).
- * They import nothing from JupyterLab, so plain ts-jest in Node is enough.
+ * Unit tests for the panel's pure modules (stream parser, answer state, context helpers)
+ * and for its views that need only the DOM (sanitizer, sources, error box, vote bar,
+ * tool steps, question box, message log): those files ask for jsdom in a
+ * `@jest-environment jsdom` docblock.  None imports JupyterLab code at run time (types
+ * only), so plain ts-jest is enough.
  */
 module.exports = {
   testEnvironment: 'node',

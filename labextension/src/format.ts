@@ -123,3 +123,14 @@ export function summarizeTool(name: string, input: unknown): IToolSummary {
   }
   return { action, detail };
 }
+
+/** A short local date and time for the conversation list; `''` when there is none. */
+export function formatDate(value: string | null | undefined): string {
+  if (!value) {
+    return '';
+  }
+  const date = new Date(value);
+  return isNaN(date.getTime())
+    ? ''
+    : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}

@@ -2,6 +2,7 @@
 
 import {
   errorFromOutputs,
+  formatDate,
   formatValue,
   questionForError,
   stripAnsi,
@@ -71,5 +72,20 @@ describe('text helpers', () => {
     });
     expect(summarizeTool('frobnicate', {})).toEqual({ action: 'Used frobnicate', detail: '' });
     expect(summarizeTool('search_course', { query: 'x'.repeat(200) }).detail).toHaveLength(80);
+  });
+});
+
+describe('formatDate', () => {
+  it('is empty without a valid date', () => {
+    expect(formatDate(null)).toBe('');
+    expect(formatDate(undefined)).toBe('');
+    expect(formatDate('')).toBe('');
+    expect(formatDate('not a date')).toBe('');
+  });
+
+  it('shows a date and a time', () => {
+    const text = formatDate('2026-03-04T05:06:00Z');
+    expect(text).toMatch(/2026/);
+    expect(text).toMatch(/\d{1,2}:\d{2}/);
   });
 });
