@@ -21,6 +21,7 @@ import { errorFromOutputs, questionForError } from './format';
 import { tutorIcon } from './icons';
 import { TutorPanel } from './panel';
 import { IQuestionContext } from './protocol';
+import { widenWhenShown } from './sidebar';
 import { ICitation } from './state';
 
 /** The plugin id; also the id of the settings in `schema/plugin.json`. */
@@ -264,6 +265,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'jupyter-tutor-panel');
     }
+    // Open wide enough for code, once the saved layout (which sets the side areas'
+    // widths) is back.
+    void app.restored.then(() => widenWhenShown(panel));
     tracker.currentChanged.connect(() => panel.updateContext());
     tracker.activeCellChanged.connect(() => panel.updateContext());
 
