@@ -32,11 +32,6 @@ export class ToolStepView {
 
   readonly node: HTMLDetailsElement;
 
-  /** The step shown (the input and result are redrawn only when they change). */
-  get step(): IToolStep | null {
-    return this._step;
-  }
-
   update(step: IToolStep): void {
     const previous = this._step;
     this._step = step;
@@ -87,6 +82,7 @@ export class ToolStepView {
   private readonly _action: HTMLElement;
   private readonly _detail: HTMLElement;
   private readonly _content: HTMLElement;
+  /** The step shown (the input and result are redrawn only when they change). */
   private _step: IToolStep | null = null;
 }
 

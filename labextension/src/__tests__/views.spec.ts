@@ -192,7 +192,7 @@ describe('ToolStepView', () => {
     const output = view.node.querySelector('.jp-tutor-ToolStep-output pre')!;
     expect(output.textContent).toBe('<b onclick="x()">found</b>');
     expect(view.node.querySelector('b')).toBeNull();
-    expect(view.step?.status).toBe('done');
+    expect(view.node.dataset.status).toBe('done');
   });
 
   it('marks a failed step', () => {
