@@ -7,7 +7,8 @@ It speaks HTTP on 127.0.0.1 the way the real API does, so the official ``anthrop
   current SDKs send it) and ``anthropic-version`` and answers with a
   ``Message`` object, or with ``text/event-stream`` events named exactly as Anthropic names
   them: ``message_start``, ``content_block_start``, ``ping``, ``content_block_delta``
-  (``text_delta`` and ``input_json_delta``), ``content_block_stop``, ``message_delta`` with
+  (``text_delta``, ``thinking_delta`` + ``signature_delta``, ``input_json_delta``),
+  ``content_block_stop``, ``message_delta`` with
   ``usage``, ``message_stop``, and ``error`` events mid-stream;
 - errors are Anthropic's JSON error bodies with its status codes (401, 429 and 529 with
   ``retry-after``), and a ``request-id`` header on every answer.
@@ -46,7 +47,8 @@ class Reply:
     #: ``message`` (content blocks), ``error`` (an HTTP error), ``drop`` (close the
     #: connection without answering) or ``mid_stream_error`` (blocks, then an error event).
     kind: str = "message"
-    #: Content blocks: ``{"type": "text", "text"}`` or ``{"type": "tool_use", "name", "input"}``.
+    #: Content blocks: ``{"type": "text", "text"}``, ``{"type": "thinking", "thinking"}``
+    #: or ``{"type": "tool_use", "name", "input"}``.
     blocks: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = "end_turn"
     #: Characters per ``text_delta`` / ``input_json_delta`` event.
@@ -146,7 +148,10 @@ def _error_body(error_type: str, message: str) -> dict[str, Any]:
 def _output_tokens(reply: Reply) -> int:
     if reply.output_tokens is not None:
         return reply.output_tokens
-    chars = sum(len(b.get("text", "")) + len(json.dumps(b.get("input", ""))) for b in reply.blocks)
+    chars = sum(
+        len(b.get("text", "") + b.get("thinking", "")) + len(json.dumps(b.get("input", "")))
+        for b in reply.blocks
+    )
     return max(1, chars // 4)
 
 
@@ -163,6 +168,8 @@ def _final_blocks(reply: Reply) -> list[dict[str, Any]]:
                     "input": block["input"],
                 }
             )
+        elif block["type"] == "thinking":
+            out.append({"type": "thinking", "thinking": block["thinking"], "signature": "sig"})
         else:
             out.append({"type": "text", "text": block["text"]})
     return out
@@ -298,6 +305,10 @@ class MessagesHandler(RequestHandler):
             start = {**block, "input": {}}
             payload = json.dumps(block["input"])
             delta_type, key = "input_json_delta", "partial_json"
+        elif block["type"] == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            payload = block["thinking"]
+            delta_type, key = "thinking_delta", "thinking"
         else:
             start = {"type": "text", "text": ""}
             payload = block["text"]
@@ -317,6 +328,12 @@ class MessagesHandler(RequestHandler):
                     "index": index,
                     "delta": {"type": delta_type, key: payload[offset : offset + size]},
                 },
+            )
+        if block["type"] == "thinking":
+            delta = {"type": "signature_delta", "signature": block["signature"]}
+            await self._emit(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
             )
         await self._emit("content_block_stop", {"type": "content_block_stop", "index": index})
 

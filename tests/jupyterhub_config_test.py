@@ -10,6 +10,10 @@ from jupyter_tutor_hub.hubconfig import apply_demo_config
 
 c = get_config()  # type: ignore[name-defined] # noqa: F821
 apply_demo_config(c)
+for service in c.JupyterHub.services:
+    # A loaded test machine can take more than JupyterHub's 30 s to start the gateway
+    # (imports, the embedding model); the hub would exit instead of waiting.
+    service.setdefault("timeout", 120)
 c.JupyterHub.services.append(
     {"name": "test-admin", "api_token": os.environ["TUTOR_TEST_ADMIN_TOKEN"]}
 )

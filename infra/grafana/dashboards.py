@@ -594,6 +594,21 @@ def learning() -> dict:
             stack=True,
             description="Course search, reading the notebook, running code… per hour.",
         ),
+        series(
+            lay,
+            "Answers withheld by the output guard",
+            [
+                prom(
+                    "sum by (course, exercise) "
+                    "(increase(tutor_gateway_guard_withheld_total[1h]))",
+                    "{{course}} · {{exercise}}",
+                )
+            ],
+            unit="short",
+            stack=True,
+            description="Answers cut because they reproduced a protected solution, per "
+            "exercise and hour: where students push for the graded answer.",
+        ),
         panel(
             lay,
             "table",

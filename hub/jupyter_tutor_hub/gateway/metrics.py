@@ -60,3 +60,9 @@ TURNS = Counter(
     "Assistant turns stored, by final status.",
     ["status"],
 )
+GUARD_WITHHELD = Counter(
+    "tutor_gateway_guard_withheld_total",
+    "Answers (or tool calls) the output guard cut because they reproduced a protected "
+    "solution, by course and exercise.",
+    ["course", "exercise"],
+)

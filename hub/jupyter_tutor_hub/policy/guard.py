@@ -12,24 +12,36 @@ cell has enough of its n-grams reproduced, the rest of that content block is wit
 replaced with a short explanation, in the live stream and therefore in what is stored.
 
 Streaming stays live: text is held back only while it is suspicious (it has just matched
-a protected run) or is an unfinished line inside a code fence; honest answers pass
-through event by event, unchanged.  Prose cells (hidden explanations, instructor notes)
-are compared word by word without renaming.
+a protected run), is an unfinished line inside a code fence, or ends in an unfinished
+base64/hex run; honest answers pass through event by event, unchanged.  Prose cells
+(hidden explanations, instructor notes) are compared word by word without renaming.
+
+Every path that reaches a student is guarded: text and thinking blocks, streamed or not,
+and the inputs of tool calls (the panel and the magics show them).  Before matching,
+cheap disguises are undone (``disguise.py``): Unicode look-alikes and zero-width
+characters, line numbers and prompts, commented-out lines, grouping parentheses, and
+base64, hex or escaped-string encodings.  The guard's memory spans answers: the runs of
+a protected cell a student was already shown (within a window, across their
+conversations) count toward its limit, so asking for a solution a line at a time does
+not help; runs the student wrote themselves (their question, their notebook) do not.
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import keyword
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from traitlets import Bool, Float, Integer, Unicode
 from traitlets.config import LoggingConfigurable
+
+from .disguise import code_line, decoded_runs, encoded_tail, normalise
 
 _CODE_TOKEN = re.compile(
     r"""
@@ -50,13 +62,18 @@ _SOLUTION_REGION = re.compile(
 #: Names that keep their identity: renaming them would change what the code does.
 _KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(n for n in dir(builtins) if n[0] != "_")
 _PLACEHOLDERS = frozenset({"V"})
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+#: A whole line of base64 (long encodings are wrapped at 76 characters).
+_ENCODED_LINE = re.compile(r"^\s*[A-Za-z0-9+/_-]{16,}={0,2}\s*$")
+#: Which field of a block's delta holds its text, by block type.
+_TEXT_FIELDS = {"text": ("text_delta", "text"), "thinking": ("thinking_delta", "thinking")}
 
 
 def code_tokens(line: str) -> list[str]:
     """One line of code (or of Markdown around it) as normalized tokens."""
     tokens: list[str] = []
     after_dot = False
-    for match in _CODE_TOKEN.finditer(line):
+    for match in _CODE_TOKEN.finditer(code_line(line)):
         kind = match.lastgroup
         text = match.group()
         if kind == "comment":
@@ -72,11 +89,38 @@ def code_tokens(line: str) -> list[str]:
         else:
             tokens.append(text)
         after_dot = text == "."
-    return tokens
+    return _without_grouping(tokens)
+
+
+def _without_grouping(tokens: list[str]) -> list[str]:
+    """``tokens`` without grouping parentheses (``(n % 2) == 0`` reads as ``n % 2 == 0``).
+
+    A ``(`` after a name, a string or a closing bracket is a call and stays; any other
+    (after an operator, a keyword, or first) only groups, and goes with its ``)``.
+    """
+    out: list[str] = []
+    stack: list[bool] = []  # for each open bracket: is it a dropped grouping paren?
+    for token in tokens:
+        if token in _OPENERS:
+            previous = out[-1] if out else ""
+            called = previous[:1].isalnum() or previous[:1] in "_)]" or previous[:2] == "S:"
+            grouping = token == "(" and (not called or keyword.iskeyword(previous))
+            stack.append(grouping)
+            if grouping:
+                continue
+        elif token in (")", "]", "}") and stack and stack.pop():
+            continue
+        out.append(token)
+    return out
 
 
 def prose_tokens(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    return [w.lower() for w in _WORD.findall(normalise(text))]
+
+
+def gram_key(gram: tuple[str, ...]) -> str:
+    """A short stable id of a run, as the guard's memory stores it."""
+    return hashlib.sha256("\x1f".join(gram).encode()).hexdigest()[:16]
 
 
 def protected_region(text: str) -> str:
@@ -126,6 +170,8 @@ class _Fingerprint:
     label: str
     #: Distinct runs of this text an answer must reproduce to be stopped.
     needed: int
+    #: Stable id of the protected text (the guard's memory is stored under it).
+    key: str = ""
 
 
 @dataclass
@@ -146,10 +192,14 @@ class ProtectedIndex:
         return self.code_grams if code else self.prose_grams
 
 
+#: Runs matched, by fingerprint (index into ``ProtectedIndex.fingerprints``): gram keys.
+Matches = dict[int, set[str]]
+
+
 class _BlockScanner:
     """Tokenizes one text block as it grows and records the protected runs it reproduces."""
 
-    def __init__(self, index: ProtectedIndex, matched: dict[int, set[tuple[str, ...]]]) -> None:
+    def __init__(self, index: ProtectedIndex, matched: Matches) -> None:
         self.index = index
         #: Shared by the blocks of one answer: runs reproduced, by fingerprint.
         self.matched = matched
@@ -157,6 +207,7 @@ class _BlockScanner:
         self._code_done = 0  # chars tokenized as code (whole lines only)
         self._prose_done = 0  # chars tokenized as prose (whole words only)
         self._tails: dict[bool, list[str]] = {True: [], False: []}
+        self._encoded: list[str] = []  # consecutive whole lines of base64, not decoded yet
         self.tokens_seen = 0
         self.last_match_at: int | None = None
         self.in_fence = False
@@ -168,7 +219,7 @@ class _BlockScanner:
             for line in self.text[self._code_done : end].splitlines():
                 if _FENCE.match(line):
                     self.in_fence = not self.in_fence
-                self._scan(code_tokens(line), code=True)
+                self._line(line)
             self._code_done = end
         cut = max(self.text.rfind(" "), self.text.rfind("\n")) + 1
         if cut > self._prose_done:
@@ -177,9 +228,35 @@ class _BlockScanner:
 
     def finish(self) -> None:
         """The block ended: scan what was left unfinished."""
-        self._scan(code_tokens(self.text[self._code_done :]), code=True)
+        self._line(self.text[self._code_done :])
+        self._decode_encoded()
         self._scan(prose_tokens(self.text[self._prose_done :]), code=False)
         self._code_done = self._prose_done = len(self.text)
+
+    def _line(self, line: str) -> None:
+        if _ENCODED_LINE.match(line):
+            self._encoded.append(line.strip())
+            return
+        self._decode_encoded()
+        self._scan(code_tokens(line), code=True)
+        for hidden in decoded_runs(line):
+            self._scan_apart(hidden)
+
+    def _decode_encoded(self) -> None:
+        """Decode a run of base64 lines (or one long token) and scan what it hides."""
+        if self._encoded:
+            joined, self._encoded = "".join(self._encoded), []
+            self._scan(code_tokens(joined), code=True)
+            for hidden in decoded_runs(joined):
+                self._scan_apart(hidden)
+
+    def _scan_apart(self, text: str) -> None:
+        """Scan decoded text as code and prose, apart from the runs around it."""
+        saved, self._tails = self._tails, {True: [], False: []}
+        for line in text.splitlines():
+            self._scan(code_tokens(line), code=True)
+        self._scan(prose_tokens(text), code=False)
+        self._tails = saved
 
     def _scan(self, new: list[str], *, code: bool) -> None:
         n = self.index.code_n if code else self.index.prose_n
@@ -188,25 +265,18 @@ class _BlockScanner:
         self.tokens_seen += len(new)
         for gram in _ngrams(tokens, n):
             for fingerprint in table.get(gram, ()):
-                self.matched.setdefault(fingerprint, set()).add(gram)
+                self.matched.setdefault(fingerprint, set()).add(gram_key(gram))
                 self.last_match_at = self.tokens_seen
         self._tails[code] = tokens[-(n - 1) :] if n > 1 else []
-
-    def reproduced(self) -> _Fingerprint | None:
-        """The protected text this answer reproduced enough of, if any."""
-        for fingerprint_id, grams in self.matched.items():
-            fingerprint = self.index.fingerprints[fingerprint_id]
-            if len(grams) >= fingerprint.needed:
-                return fingerprint
-        return None
 
     def safe_length(self, max_hold: int) -> int:
         """How much of the block can be sent now.
 
         Everything, unless the last runs matched protected text (then up to ``max_hold``
-        characters wait) or an unfinished line of a code fence is still coming in.
+        characters wait), an unfinished line of a code fence is still coming in, or the
+        text ends in what may be a base64 run (it waits to be decoded).
         """
-        safe = len(self.text)
+        safe = encoded_tail(self.text)
         if self.in_fence:
             safe = min(safe, self._code_done)
         window = 2 * (self.index.code_n + self.index.prose_n)
@@ -221,6 +291,9 @@ class _HeldBlock:
 
     index: int
     scanner: _BlockScanner
+    #: The delta type carrying this block's text, and its field (text or thinking).
+    delta_type: str = "text_delta"
+    field_name: str = "text"
     held: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     sent: int = 0
     withheld: bool = False
@@ -249,13 +322,72 @@ def _replace_strings(value: Any, text: str) -> Any:
 
 
 class AnswerGuard:
-    """Guards one answer; ``withheld`` lists what it stopped (labels of protected texts)."""
+    """Guards one answer; ``withheld`` lists what it stopped (labels of protected texts).
 
-    def __init__(self, settings: SolutionGuard, index: ProtectedIndex | None) -> None:
+    ``revealed`` holds what the student was already shown of each protected text (gram
+    keys by fingerprint key, from the guard's memory); ``known`` are texts the student
+    wrote or holds (their question, their notebook): runs found there do not count,
+    unless the tutor revealed them earlier.
+    """
+
+    def __init__(
+        self,
+        settings: SolutionGuard,
+        index: ProtectedIndex | None,
+        revealed: Mapping[str, set[str]] | None = None,
+        known: Iterable[str] = (),
+        course: str = "",
+    ) -> None:
         self.settings = settings
+        #: The course guarded (its memory and metrics are kept under it).
+        self.course = course
         self.index = index if index is not None and not index.empty else None
         self.withheld: list[str] = []
-        self._matched: dict[int, set[tuple[str, ...]]] = {}
+        #: What reached the student of each guarded block (the memory keeps only that).
+        self._sent: list[str] = []
+        self._matched: Matches = {}
+        self._revealed: Matches = {}
+        self._known: Matches = {}
+        if self.index is None:
+            return
+        ids = {f.key: n for n, f in enumerate(self.index.fingerprints)}
+        for key, grams in (revealed or {}).items():
+            if key in ids:
+                self._revealed[ids[key]] = set(grams)
+        scanner = _BlockScanner(self.index, self._known)
+        for text in known:
+            scanner.feed(text + "\n")
+        scanner.finish()
+
+    def reproduced(self) -> _Fingerprint | None:
+        """The protected text this answer (with what was revealed before) reproduced
+        enough of, if any."""
+        assert self.index is not None
+        for fingerprint_id, grams in self._matched.items():
+            fingerprint = self.index.fingerprints[fingerprint_id]
+            revealed = self._revealed.get(fingerprint_id, set())
+            new = grams - self._known.get(fingerprint_id, set())
+            if len(new | revealed) >= fingerprint.needed:
+                return fingerprint
+        return None
+
+    def new_reveals(self) -> dict[str, set[str]]:
+        """Runs of each protected text (by key) this answer showed that the student did
+        not write themselves: what the guard's memory adds.  Only what was sent counts:
+        a withheld rest was never seen."""
+        if self.index is None:
+            return {}
+        shown: Matches = {}
+        for text in self._sent:
+            scanner = _BlockScanner(self.index, shown)
+            scanner.feed(text)
+            scanner.finish()
+        out = {}
+        for fingerprint_id, grams in shown.items():
+            new = grams - self._known.get(fingerprint_id, set())
+            if new:
+                out[self.index.fingerprints[fingerprint_id].key] = new
+        return out
 
     async def filter(self, events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
         """Relay Messages API stream events, withholding what reproduces a protected cell."""
@@ -267,7 +399,8 @@ class AnswerGuard:
         tool: list[dict[str, Any]] = []  # a tool call's events, held until it is complete
         async for event in events:
             kind = event.get("type")
-            if kind == "content_block_start" and event["content_block"].get("type") == "tool_use":
+            started = event["content_block"].get("type") if kind == "content_block_start" else None
+            if started == "tool_use":
                 tool = [event]
                 continue
             if tool and event.get("index") == tool[0]["index"]:
@@ -277,8 +410,10 @@ class AnswerGuard:
                         yield out
                     tool = []
                 continue
-            if kind == "content_block_start" and event["content_block"].get("type") == "text":
-                block = _HeldBlock(event["index"], _BlockScanner(self.index, self._matched))
+            if started in _TEXT_FIELDS:
+                delta_type, name = _TEXT_FIELDS[started]
+                scanner = _BlockScanner(self.index, self._matched)
+                block = _HeldBlock(event["index"], scanner, delta_type, name)
             elif block is not None and event.get("index") == block.index:
                 if kind == "content_block_delta":
                     for out in self._on_delta(block, event):
@@ -304,22 +439,32 @@ class AnswerGuard:
             tool_input = json.loads(raw) if raw else {}
         except json.JSONDecodeError:
             return events  # cut off mid-stream: nothing complete to run or to show
+        replaced = self.tool_input(tool_input)
+        if replaced is tool_input:
+            return events
+        start, stop = events[0], events[-1]
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(replaced)}
+        withheld = {"type": "content_block_delta", "index": start["index"], "delta": delta}
+        return [start, withheld, stop]
+
+    def tool_input(self, tool_input: Any) -> Any:
+        """A tool call's input, or (when it reproduces a protected text) the same input
+        with every string replaced by a short notice."""
+        if self.index is None:
+            return tool_input
         scanner = _BlockScanner(self.index, self._matched)
         scanner.feed("```\n" + "\n".join(_strings_in(tool_input)) + "\n```\n")
         scanner.finish()
-        found = scanner.reproduced()
+        found = self.reproduced()
         if not found:
-            return events
-        self.withheld.append(found.label)
+            self._sent.append(scanner.text)
+            return tool_input
+        self._withhold(found)
         notice = (
             "# The tutor withheld this: it reproduces the reference solution of "
             f"{found.label}."
         )
-        start, stop = events[0], events[-1]
-        replaced = _replace_strings(tool_input, notice)
-        delta = {"type": "input_json_delta", "partial_json": json.dumps(replaced)}
-        withheld = {"type": "content_block_delta", "index": start["index"], "delta": delta}
-        return [start, withheld, stop]
+        return _replace_strings(tool_input, notice)
 
     def text(self, text: str) -> str:
         """A whole text block of a non-streamed answer, cut where the stream would be."""
@@ -332,22 +477,42 @@ class AnswerGuard:
                 scanner.finish()
             else:
                 scanner.feed(line)
-            found = scanner.reproduced()
+            found = self.reproduced()
             if found:
-                self.withheld.append(found.label)
+                self._withhold(found)
+                self._sent.append(kept)
                 fence = "\n```" if scanner.in_fence else ""
                 return kept + fence + self.settings.notice.format(label=found.label)
             kept += line or ""
+        self._sent.append(text)
         return text
 
+    def message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A non-streamed Messages API answer with every block guarded: text, thinking
+        and tool inputs, as the stream would have been."""
+        content = []
+        for block in message.get("content", []):
+            kind = block.get("type")
+            if kind in _TEXT_FIELDS:
+                name = _TEXT_FIELDS[kind][1]
+                block = {**block, name: self.text(block.get(name, ""))}
+            elif kind == "tool_use":
+                block = {**block, "input": self.tool_input(block.get("input", {}))}
+            content.append(block)
+        return {**message, "content": content}
+
+    def _withhold(self, found: _Fingerprint) -> None:
+        self.withheld.append(found.label)
+        self.settings.log.info("Withheld the rest of an answer reproducing %s", found.label)
+
     def _on_delta(self, block: _HeldBlock, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        delta = event.get("delta", {})
+        if delta.get("type") != block.delta_type:
+            yield event  # a thinking block's signature (opaque, holds no text)
+            return
         if block.withheld:
             return
-        delta = event.get("delta", {})
-        if delta.get("type") != "text_delta":
-            yield event
-            return
-        text = delta.get("text", "")
+        text = delta.get(block.field_name, "")
         block.held.append((event, len(text)))
         block.scanner.feed(text)
         yield from self._release(block, final=False)
@@ -356,20 +521,20 @@ class AnswerGuard:
         """Send what is safe to send now, or withhold the rest of the block."""
         if block.withheld:
             return
-        found = block.scanner.reproduced()
+        found = self.reproduced()
         if found:
             block.withheld = True
             block.held.clear()
-            self.withheld.append(found.label)
-            self.settings.log.info("Withheld the rest of an answer reproducing %s", found.label)
+            self._withhold(found)
+            self._sent.append(block.scanner.text[: block.sent])
             # Close a code fence left open, or the explanation would render as code.
             fence = "\n```" if block.scanner.in_fence else ""
             yield {
                 "type": "content_block_delta",
                 "index": block.index,
                 "delta": {
-                    "type": "text_delta",
-                    "text": fence + self.settings.notice.format(label=found.label),
+                    "type": block.delta_type,
+                    block.field_name: fence + self.settings.notice.format(label=found.label),
                 },
             }
             return
@@ -382,6 +547,8 @@ class AnswerGuard:
             event, size = block.held.pop(0)
             block.sent += size
             yield event
+        if final:
+            self._sent.append(block.scanner.text)
 
 
 class SolutionGuard(LoggingConfigurable):
@@ -414,9 +581,21 @@ class SolutionGuard(LoggingConfigurable):
         help="Replaces a withheld block's rest; `{label}` names the protected exercise.",
     ).tag(config=True)
 
-    def for_answer(self, index: ProtectedIndex | None) -> AnswerGuard:
+    memory_hours = Float(
+        24.0,
+        help="""How long what a student was shown of a protected text counts toward its
+        limit, across all their conversations (0: each answer is judged alone).""",
+    ).tag(config=True)
+
+    def for_answer(
+        self,
+        index: ProtectedIndex | None,
+        revealed: Mapping[str, set[str]] | None = None,
+        known: Iterable[str] = (),
+        course: str = "",
+    ) -> AnswerGuard:
         """A guard for one answer (a disabled guard lets everything through)."""
-        return AnswerGuard(self, index if self.enabled else None)
+        return AnswerGuard(self, index if self.enabled else None, revealed, known, course)
 
     def build_index(
         self, protected: Iterable[ProtectedText], visible: Iterable[str]
@@ -441,7 +620,8 @@ class SolutionGuard(LoggingConfigurable):
             needed = min(
                 len(runs), max(self.min_matches, math.ceil(self.trigger_ratio * len(runs)))
             )
-            index.fingerprints.append(_Fingerprint(item.label, needed))
+            key = hashlib.sha256(f"{item.label}\x1f{item.text}".encode()).hexdigest()[:16]
+            index.fingerprints.append(_Fingerprint(item.label, needed, key))
             table = index.grams(item.code)
             for gram in runs:
                 table.setdefault(gram, []).append(len(index.fingerprints) - 1)

@@ -25,10 +25,10 @@ from psycopg_pool import AsyncConnectionPool
 from traitlets import Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import ladder
+from . import ladder, memory
 from .canned import canned_events
 from .config import CourseConfig
-from .guard import ProtectedIndex, SolutionGuard
+from .guard import AnswerGuard, ProtectedIndex, SolutionGuard
 from .protected import material_version, protected_material
 from .python_errors import find_error
 from .resolve import Policy, Situation, resolve
@@ -50,6 +50,27 @@ def is_new_question(messages: list[dict[str, Any]]) -> bool:
         isinstance(content, list)
         and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
     )
+
+
+def student_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """What the student wrote or holds, as the request shows it: the text of user turns
+    and of tool results (their notebook, their kernel's output)."""
+    texts: list[str] = []
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for block in blocks or ():
+            if block.get("type") == "tool_result":
+                inner = block.get("content")
+                if isinstance(inner, str):
+                    texts.append(inner)
+                elif isinstance(inner, list):
+                    texts += [b["text"] for b in inner if b.get("type") == "text"]
+            elif block.get("type") == "text":
+                texts.append(block["text"])
+    return texts
 
 
 @dataclass(frozen=True)
@@ -183,6 +204,32 @@ class Guardrails(LoggingConfigurable):
                 " SELECT max(id) FROM tutor_questions WHERE conversation_id = %s)",
                 (conversation_id,),
             )
+
+    async def answer_guard(
+        self, pool: AsyncConnectionPool, course: str, user: str, messages: list[dict[str, Any]]
+    ) -> AnswerGuard:
+        """The output guard of one answer: the course's protected texts, what ``user`` was
+        shown of them lately, and what the request shows the student already holds."""
+        index = await self.protected_index(pool, course)
+        if index is None or index.empty:
+            return self.guard.for_answer(None, course=course)
+        shown = await memory.revealed(pool, user, course, self.guard.memory_hours)
+        return self.guard.for_answer(index, shown, student_texts(messages), course)
+
+    async def after_answer(
+        self,
+        pool: AsyncConnectionPool,
+        guard: AnswerGuard,
+        *,
+        user: str,
+        conversation_id: uuid.UUID,
+    ) -> None:
+        """Remember what the answer showed of protected texts; flag the question when the
+        guard withheld part of it."""
+        if self.guard.memory_hours > 0:
+            await memory.remember(pool, user, guard.course, guard.new_reveals())
+        if guard.withheld:
+            await self.mark_guarded(pool, conversation_id)
 
     def refusal_events(self) -> AsyncIterator[dict[str, Any]]:
         return canned_events(self.refusal, REFUSAL_MODEL)

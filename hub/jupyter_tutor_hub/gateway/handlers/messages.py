@@ -135,8 +135,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 conversation_id=conversation,
                 request_id=self.request_id,
             )
-            guard = guardrails.guard.for_answer(
-                await guardrails.protected_index(gateway.pool, course)
+            guard = await guardrails.answer_guard(
+                gateway.pool, course, caller.name, request.params["messages"]
             )
             if decision.refuse:
                 events = guardrails.refusal_events()
@@ -209,12 +209,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
     ) -> str:
         if events is None:
             message = (await self.gateway.upstream.create(request.params)).to_dict(mode="json")
-            message["content"] = [
-                {**block, "text": guard.text(block["text"])}
-                if block.get("type") == "text"
-                else block
-                for block in message.get("content", [])
-            ]
+            message = guard.message(message)  # text, thinking and tool inputs
             recorder.feed_message(message)
         else:
             async for event in guard.filter(events):
@@ -261,10 +256,15 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     cost=cost,
                     message_id=self.answer_id,
                 )
-            if guard is not None and guard.withheld:
-                await gateway.guardrails.mark_guarded(
-                    gateway.pool, parse_conversation_id(self.conversation_id)
+            if guard is not None:
+                await gateway.guardrails.after_answer(
+                    gateway.pool,
+                    guard,
+                    user=reservation.user_name,
+                    conversation_id=parse_conversation_id(self.conversation_id),
                 )
+                for label in guard.withheld:
+                    metrics.GUARD_WITHHELD.labels(guard.course, label[:80]).inc()
             metrics.TURNS.labels(status).inc()
         except Exception:
             self.log.exception("Could not store the answer", extra=self._log_fields())
