@@ -3,6 +3,7 @@
   jupyter-tutor course init PATH      scaffold tutor.yaml and an example notebook
   jupyter-tutor course validate PATH  report every problem with its file and cell
   jupyter-tutor course publish PATH   store the course's policy for the gateway
+  jupyter-tutor course release PATH OUT  write the student version (solutions stubbed)
 
 A course folder holds notebooks and a tutor.yaml; notebooks and cells refine the course's
 settings under a `tutor` metadata key (policy, objectives, notes, exercise, solution,
@@ -24,6 +25,7 @@ from jupyter_tutor.cli import CommandGroup
 
 from ..db import Database, DatabaseError
 from ..policy.config import read_course
+from ..policy.release import DEFAULT_STUB, release_course
 from ..policy.scaffold import ScaffoldError, init_course
 from ..policy.store import PolicyError, publish
 from .base import DatabaseCommand
@@ -137,8 +139,39 @@ class PublishApp(_OneFolder, DatabaseCommand):
         print(f"published the policy of {course_id} ({len(course.notebooks)} notebook(s))")
 
 
+class ReleaseApp(Application):
+    """Write the student version of a course: what students' servers may hold.
+
+    Usage: jupyter-tutor course release PATH OUT [--stub TEXT]
+
+    As nbgrader's release does: solution regions replaced by the stub, hidden tests and
+    hidden cells removed, outputs of graded cells cleared, instructor notes dropped from
+    the metadata, tutor.yaml left out. Copy OUT (never PATH) into students' homes.
+    """
+
+    name = "release"
+    version = __version__
+    description = __doc__
+    aliases = {"stub": "ReleaseApp.stub"}
+    stub = Unicode(
+        DEFAULT_STUB, help="What replaces each solution region (indented like the region)."
+    ).tag(config=True)
+
+    def start(self) -> None:
+        if len(self.extra_args) != 2:
+            self.log.error("Give the course folder and an output folder: release PATH OUT")
+            self.exit(2)
+        source, target = (Path(a).expanduser() for a in self.extra_args)
+        try:
+            summary = release_course(source, target, self.stub.replace("\\n", "\n"))
+        except (OSError, ValueError) as err:
+            self.log.error("Could not release %s: %s", source, err)
+            self.exit(1)
+        print(f"{target}: {summary}")
+
+
 class CourseAuthoringApp(CommandGroup):
-    """Author a course for the tutor: init, validate, publish."""
+    """Author a course for the tutor: init, validate, publish, release."""
 
     name = "jupyter-tutor-course"
     description = __doc__
@@ -146,6 +179,7 @@ class CourseAuthoringApp(CommandGroup):
         "init": (InitApp, InitApp.__doc__.splitlines()[0]),
         "validate": (ValidateApp, ValidateApp.__doc__.splitlines()[0]),
         "publish": (PublishApp, PublishApp.__doc__.splitlines()[0]),
+        "release": (ReleaseApp, ReleaseApp.__doc__.splitlines()[0]),
     }
 
 

@@ -36,6 +36,17 @@ def sample_course_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "sample_courses" / SAMPLE_COURSE_NAME
 
 
+def released_sample_course(data_dir: Path) -> Path:
+    """The student version of the sample course (solutions stubbed, notes dropped), written
+    afresh under ``data_dir``: what the demo copies into students' homes, never the source."""
+    from ..policy.release import release_course
+
+    target = data_dir / "released" / SAMPLE_COURSE_NAME
+    shutil.rmtree(target, ignore_errors=True)
+    release_course(sample_course_dir(), target)
+    return target
+
+
 class DemoApp(Application):
     """Run a local JupyterHub with the tutor, the embedded database and the sample course."""
 
@@ -142,7 +153,7 @@ class DemoApp(Application):
             TUTOR_DEMO_PASSWORD=password,
             TUTOR_DEMO_USERS=",".join(STUDENTS),
             TUTOR_DEMO_INSTRUCTORS=",".join(INSTRUCTORS),
-            TUTOR_DEMO_COURSE_DIR=str(sample_course_dir()),
+            TUTOR_DEMO_COURSE_DIR=str(released_sample_course(data_dir)),
             TUTOR_DEFAULT_COURSE=env.get("TUTOR_DEFAULT_COURSE", SAMPLE_COURSE_NAME),
         )
         command = [sys.executable, "-m", "jupyterhub", "-f", str(config_path("demo"))]
