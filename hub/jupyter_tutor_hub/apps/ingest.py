@@ -22,7 +22,7 @@ from ..course.errors import CourseError
 from ..course.ingest import ingest_course
 from ..course.search import MODES, Hit, search
 from ..db import Database, DatabaseError
-from ..policy.config import read_course_config
+from ..policy.config import read_course
 from .base import DatabaseCommand
 
 
@@ -63,11 +63,15 @@ class CourseApp(DatabaseCommand):
 class IngestApp(CourseApp):
     """Index a course folder (notebooks, Markdown, Python) for retrieval.
 
-    Usage: jupyter-tutor ingest PATH [--course NAME]
+    Usage: jupyter-tutor ingest PATH [--course NAME] [--strict]
 
     Incremental: unchanged files cost nothing, a changed notebook re-embeds only its
     changed passages, deleted files leave the index. The course name defaults to `name`
     in the folder's tutor.yaml, else the folder's name (lower-cased).
+
+    The protection rules of `course validate` apply: a cell with a `### BEGIN SOLUTION`
+    (or hidden tests) marker that nothing protects is stored as protected (never shown
+    to students) and reported by file and cell; with --strict it is an error instead.
     """
 
     name = "jupyter-tutor-ingest"
@@ -76,10 +80,17 @@ class IngestApp(CourseApp):
     flags = {
         "json": ({"IngestApp": {"json_output": True}}, "Print the summary as JSON."),
         "no-progress": ({"IngestApp": {"progress": False}}, "No progress bar."),
+        "strict": (
+            {"IngestApp": {"strict": True}},
+            "Refuse a course with unprotected solution cells instead of protecting them.",
+        ),
     }
 
     json_output = Bool(False, help="Print the summary as JSON.").tag(config=True)
     progress = Bool(True, help="Show a progress bar on stderr.").tag(config=True)
+    strict = Bool(
+        False, help="Refuse a course with unprotected solution cells (see course validate)."
+    ).tag(config=True)
 
     def run(self, database: Database) -> None:
         if len(self.extra_args) != 1:
@@ -87,8 +98,25 @@ class IngestApp(CourseApp):
         course_dir = Path(self.extra_args[0]).expanduser().resolve()
         if not course_dir.is_dir():
             raise CourseError(f"{course_dir} is not a folder; give the course's folder.")
-        config = read_course_config(course_dir, problems=[])
+        folder = read_course(course_dir)
+        config = folder.config
         course = self.course or config.name
+        protect = folder.unprotected_solutions()
+        for path, cells in protect.items():
+            for cell in cells:
+                self.log.warning(
+                    "%s, %s holds a solution marker but is not protected: %s",
+                    path,
+                    cell_label(cell),
+                    "refused (--strict)"
+                    if self.strict
+                    else "stored as protected (mark it as a solution cell to silence this)",
+                )
+        if protect and self.strict:
+            raise CourseError(
+                f"{sum(map(len, protect.values()))} unprotected solution cell(s): mark them "
+                "as nbgrader solution cells or with tutor.solution (see course validate)."
+            )
         pool = database.open_pool()
         try:
             summary = ingest_course(
@@ -101,6 +129,7 @@ class IngestApp(CourseApp):
                 chunker=Chunker(parent=self),
                 progress=self.progress,
                 log=self.log,
+                protect=protect,
             )
         finally:
             pool.close()

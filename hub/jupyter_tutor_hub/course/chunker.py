@@ -53,8 +53,11 @@ class Chunker(Configurable):
         """Changes whenever the same file would be chunked differently."""
         return f"chunker-{CHUNKER_VERSION}-{self.max_chars}-{self.output_chars}"
 
-    def chunk(self, path: str, data: bytes) -> Document:
+    def chunk(self, path: str, data: bytes, protect: frozenset[int] = frozenset()) -> Document:
         """Chunk one file; ``path`` is relative to the course folder, with ``/``.
+
+        ``protect``: indexes of notebook cells to store as protected besides those whose
+        metadata protects them.
 
         Raises :class:`UnreadableFile` when the file is not UTF-8 or not what its suffix
         says (a truncated notebook, say).
@@ -74,7 +77,9 @@ class Chunker(Configurable):
         metadata: dict[str, Any] = {}
         if kind == "notebook":
             notebook = read_notebook(text)
-            title, blocks = notebook_blocks(notebook, PurePosixPath(path).stem, self.output_chars)
+            title, blocks = notebook_blocks(
+                notebook, PurePosixPath(path).stem, self.output_chars, protect
+            )
             metadata = notebook_metadata(notebook)
         elif kind == "markdown":
             title, blocks = markdown_blocks(text, PurePosixPath(path).stem)

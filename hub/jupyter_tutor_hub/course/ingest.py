@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from tqdm import tqdm
+
+from jupyter_tutor.notebooks import cell_label
 
 from .chunker import KINDS, Chunker, Document
 from .chunks import Chunk
@@ -65,6 +67,8 @@ class IngestSummary:
     #: Passages actually run through the model (the rest reused stored embeddings).
     embedded: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
+    #: Cells ("path, cell N") stored as protected although their metadata did not say so.
+    protected_solutions: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,11 +76,16 @@ class IngestSummary:
 
     def __str__(self) -> str:
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        protected = (
+            f"; {len(self.protected_solutions)} unmarked solution cell(s) stored as protected"
+            if self.protected_solutions
+            else ""
+        )
         return (
             f"{self.course}: {self.files} files ({self.files_changed} changed, "
             f"{self.files_removed} removed{skipped}); chunks {self.chunks_added} added, "
             f"{self.chunks_kept} kept, {self.chunks_removed} removed; "
-            f"{self.embedded} embedded; {self.seconds:.1f} s"
+            f"{self.embedded} embedded{protected}; {self.seconds:.1f} s"
         )
 
 
@@ -115,12 +124,15 @@ def ingest_course(
     chunker: Chunker | None = None,
     progress: bool = False,
     log: logging.Logger | None = None,
+    protect: Mapping[str, Iterable[int]] | None = None,
 ) -> IngestSummary:
     """Bring the index of ``course`` in line with the files under ``course_dir``.
 
     ``title`` is the course's title for people (from its ``tutor.yaml``, read by the caller:
     the course layer does not read policy); the course name when not given.
     ``index_also`` names files to index that are not course material by default.
+    ``protect`` maps notebook paths to cells that must be stored as protected although
+    their metadata does not say so (the policy layer's validation found a solution there).
     """
     started = time.monotonic()
     log = log or _module_log
@@ -143,7 +155,11 @@ def ingest_course(
             for file in bar:
                 path = file.relative_to(course_dir).as_posix()
                 bar.set_postfix_str(path, refresh=False)
-                _ingest_file(conn, embedder, chunker, course, file, path, known, summary, log)
+                cells = frozenset((protect or {}).get(path, ()))
+                summary.protected_solutions += [f"{path}, {cell_label(i)}" for i in sorted(cells)]
+                _ingest_file(
+                    conn, embedder, chunker, course, file, path, known, summary, log, cells
+                )
             _remove_documents(conn, course, set(known) - _paths(files, course_dir), summary)
             if summary.files_changed or summary.files_removed or not _has_terms(conn, course):
                 count_terms(conn, course)
@@ -218,14 +234,18 @@ def _ingest_file(
     known: dict[str, tuple[str, int]],
     summary: IngestSummary,
     log: logging.Logger,
+    protect: frozenset[int] = frozenset(),
 ) -> None:
     try:
         data = file.read_bytes()
-        file_hash = hashlib.sha256(chunker.fingerprint.encode() + b"\0" + data).hexdigest()
+        # The cells to protect are part of the hash: a file indexed before they were
+        # found (its solution student-visible) is re-chunked.
+        salt = chunker.fingerprint + (f"-protect{sorted(protect)}" if protect else "")
+        file_hash = hashlib.sha256(salt.encode() + b"\0" + data).hexdigest()
         if path in known and known[path][0] == file_hash:
             summary.chunks_kept += known[path][1]
             return
-        document = chunker.chunk(path, data)
+        document = chunker.chunk(path, data, protect)
     except (OSError, UnreadableFile) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         log.warning("Skipped %s: %s.", path, reason)

@@ -48,9 +48,16 @@ def read_notebook(text: str) -> nbformat.NotebookNode:
 
 
 def notebook_blocks(
-    notebook: nbformat.NotebookNode, fallback_title: str, output_chars: int
+    notebook: nbformat.NotebookNode,
+    fallback_title: str,
+    output_chars: int,
+    protect: frozenset[int] = frozenset(),
 ) -> tuple[str, list[Block]]:
-    """The notebook's title and its cells as blocks, in order."""
+    """The notebook's title and its cells as blocks, in order.
+
+    ``protect`` are indexes of further cells to store as protected: the policy layer's
+    rules found a solution in them that their metadata does not protect.
+    """
     cells = [cell if isinstance(cell, dict) else {} for cell in notebook["cells"]]
     metadata = _as_dict(notebook.get("metadata"))
     notebook_hidden = bool(_as_dict(metadata.get("tutor")).get("hidden"))
@@ -61,6 +68,8 @@ def notebook_blocks(
     for index, cell in enumerate(cells):
         reason, info = cell_policy(cell)
         reason = reason or ("hidden" if notebook_hidden else None)
+        if reason is None and index in protect:
+            reason = "unmarked-solution"
         source = _text(cell.get("source"))
         kind = cell.get("cell_type")
         if kind == "markdown" and not reason:

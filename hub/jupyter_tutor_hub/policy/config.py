@@ -144,6 +144,9 @@ class CellSettings:
     objectives: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     protected: bool = False
+    #: It holds a solution marker but nothing protects it (a validation error; ingest
+    #: stores it as protected all the same).
+    unprotected_solution: bool = False
 
 
 @dataclass(frozen=True)
@@ -418,7 +421,8 @@ def _read_cells(
         # The same rule ingest applies: nbgrader solution and grade cells, tutor solution
         # and hidden cells, or every cell of a hidden notebook.
         protected = hidden or cell_policy(dict(cell))[0] is not None
-        if _SOLUTION_MARKER.search(source) and not protected:
+        unprotected_solution = bool(_SOLUTION_MARKER.search(source)) and not protected
+        if unprotected_solution:
             check.error(
                 "this cell holds a '### BEGIN SOLUTION' (or hidden tests) marker but is not "
                 "protected, so its solution could reach students through the tutor. Mark it "
@@ -434,6 +438,7 @@ def _read_cells(
             objectives=section.get("objectives", ()),
             notes=section.get("notes", ()),
             protected=protected,
+            unprotected_solution=unprotected_solution,
         )
 
 
@@ -449,6 +454,15 @@ class CourseFolder:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+    def unprotected_solutions(self) -> dict[str, list[int]]:
+        """Cells (by notebook path) holding a solution that nothing protects: ingest
+        stores them as protected, so a validation error never becomes a leak."""
+        found = {
+            notebook.path: [c.index for c in notebook.cells if c.unprotected_solution]
+            for notebook in self.notebooks
+        }
+        return {path: cells for path, cells in found.items() if cells}
 
 
 def read_course(folder: Path | str) -> CourseFolder:
