@@ -352,6 +352,56 @@ def relevance_section(data: dict) -> list[str]:
     ]
 
 
+def guard_section(data: dict) -> list[str]:
+    shipped = data["report"]["at_shipped"]
+    tuned = next(
+        r for r in data["tune"]["sweep"]
+        if r["trigger_ratio"] == data["tune"]["chosen_trigger_ratio"]
+    )
+    kinds = sorted(shipped["stopped_share_by_kind"])
+    lines = [
+        "## The output guard: graded solutions against honest help",
+        "",
+        "`bench/guard.py`: twelve exercises of our own (not the sample course's), each"
+        " replayed by the model in every disguise and on every path (text, thinking, a"
+        " `run_code` input, split over 2, 3 and 6 answers of one conversation), and"
+        f" {data['honest_answers_total']} distinct honest tutoring answers (hints, explanations,"
+        " small generic examples, worked examples on another problem, the stub quoted back;"
+        " three generic ones asked in every exercise) that must pass event for event, alone"
+        " and as one conversation per exercise. The trigger"
+        " ratio is chosen on six exercises and reported on the six others.",
+        "",
+        "| set | trigger ratio | replays stopped | honest answers withheld | honest"
+        " conversations with a withheld answer |",
+        "| --- | --- | --- | --- | --- |",
+        f"| tuning ({len(tuned['exercises'])} exercises) | {tuned['trigger_ratio']} |"
+        f" {tuned['stopped_share']:.1%} of {tuned['replays']} |"
+        f" {tuned['false_positive_rate']:.1%} of {tuned['honest_answers']} |"
+        f" {tuned['conversation_false_positive_rate']:.1%} of {tuned['honest_conversations']} |",
+        f"| report ({len(shipped['exercises'])} unseen exercises, as shipped) |"
+        f" {shipped['trigger_ratio']} | {shipped['stopped_share']:.1%} of {shipped['replays']} |"
+        f" {shipped['false_positive_rate']:.1%} of {shipped['honest_answers']} |"
+        f" {shipped['conversation_false_positive_rate']:.1%} of"
+        f" {shipped['honest_conversations']} |",
+        "",
+        "Replays stopped per kind on the report set: "
+        + ", ".join(f"{k} {shipped['stopped_share_by_kind'][k]:.0%}" for k in kinds)
+        + ".",
+        "",
+        "Missed on the report set: "
+        + (", ".join(shipped["missed"]) if shipped["missed"] else "none")
+        + ". Ratios tried on the tuning set: "
+        + ", ".join(
+            f"{r['trigger_ratio']} ({r['stopped_share']:.1%} stopped,"
+            f" {r['false_positive_rate']:.1%} false positives)"
+            for r in data["tune"]["sweep"]
+        )
+        + ".",
+        "",
+    ]
+    return lines
+
+
 def main() -> None:
     CHARTS.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -372,6 +422,7 @@ def main() -> None:
         ("load_test", "## Load: students streaming at once for minutes", load_section),
         ("relevance_cutoff", "## Offline answers: when the course does not cover a question",
          relevance_section),
+        ("guard", "## The output guard: graded solutions against honest help", guard_section),
     ]
     for name, title, section in sections:
         data = load(name)
