@@ -43,14 +43,18 @@ COURSE_KEYS = {
     "instructors": "{groups: [...], users: [...]} who see this course's analytics",
     "avoid": "words and concepts the tutor must not mention yet",
     "index_also": "files indexed although they are not course material by default (README.md)",
+    "tools": "{allow: [...], deny: [...]} the tutor's tools the model may use (default: all)",
 }
 BUDGET_KEYS = ("daily_tokens", "daily_usd")
 PRIVACY_KEYS = ("instructors_read_conversations",)
 INSTRUCTOR_KEYS = ("groups", "users")
+TOOL_KEYS = ("allow", "deny")
 NOTEBOOK_KEYS = ("policy", "objectives", "notes", "avoid", "hidden")
-CELL_KEYS = ("policy", "objectives", "notes", "exercise", "solution", "hidden")
+CELL_KEYS = ("policy", "objectives", "notes", "exercise", "solution", "hidden", "test")
 
 _COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: What the Messages API accepts as a tool's name.
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 _SOLUTION_MARKER = re.compile(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)\b", re.MULTILINE)
 
@@ -92,6 +96,16 @@ class CourseConfig:
     avoid: tuple[str, ...] = ()
     #: Course-relative files indexed although, by default, they are not course material.
     index_also: tuple[str, ...] = ()
+    #: Tools the model may be offered (None: every tool the student's server has).
+    tools_allowed: tuple[str, ...] | None = None
+    #: Tools the model is never offered, whatever ``tools_allowed`` says.
+    tools_denied: tuple[str, ...] = ()
+
+    def allows_tool(self, name: str) -> bool:
+        """Whether the course lets the model use the tool ``name``."""
+        if name in self.tools_denied:
+            return False
+        return self.tools_allowed is None or name in self.tools_allowed
 
     @property
     def display_title(self) -> str:
@@ -126,9 +140,12 @@ class CourseConfig:
     def from_json(cls, data: Mapping[str, Any]) -> CourseConfig:
         """From :meth:`to_json` output; unknown keys (a newer publisher) are ignored."""
         known = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        for key in ("instructor_groups", "instructor_users", "avoid", "index_also"):
+        tuples = ("instructor_groups", "instructor_users", "avoid", "index_also", "tools_denied")
+        for key in tuples:
             if key in known:
                 known[key] = tuple(known[key])
+        if known.get("tools_allowed") is not None:
+            known["tools_allowed"] = tuple(known["tools_allowed"])
         return cls(**known)
 
 
@@ -246,6 +263,19 @@ class _Checker:
             return ()
         return tuple(v.strip() for v in value if v.strip())
 
+    def tool_names(self, data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+        """A list of tool names under ``tools``; None when the key is absent."""
+        if key not in data:
+            return None
+        names = self.texts(data, key, "tools")
+        for name in names:
+            if not _TOOL_NAME.match(name):
+                self.error(
+                    f"tools '{key}' holds {name!r}, which is not a tool name (letters, "
+                    "digits, '_' or '-', like run_code or check_exercise)."
+                )
+        return names
+
     def flag(self, data: Mapping[str, Any], key: str, what: str) -> bool:
         value = data.get(key, False)
         if not isinstance(value, bool):
@@ -327,6 +357,8 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
     check.known_keys(privacy, PRIVACY_KEYS, "'privacy'")
     instructors = check.mapping(data.get("instructors"), "'instructors'")
     check.known_keys(instructors, INSTRUCTOR_KEYS, "'instructors'")
+    tools = check.mapping(data.get("tools"), "'tools'")
+    check.known_keys(tools, TOOL_KEYS, "'tools'")
     return CourseConfig(
         name=name,
         title=check.text(data, "title", "tutor.yaml"),
@@ -343,6 +375,8 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
         instructor_users=check.texts(instructors, "users", "instructors"),
         avoid=check.texts(data, "avoid", "tutor.yaml"),
         index_also=check.texts(data, "index_also", "tutor.yaml"),
+        tools_allowed=check.tool_names(tools, "allow"),
+        tools_denied=check.tool_names(tools, "deny") or (),
     )
 
 
@@ -409,7 +443,7 @@ def _read_cells(
         metadata = check.mapping(cell.get("metadata"), "the cell's metadata")
         tutor = check.mapping(metadata.get("tutor"), "the cell's 'tutor' metadata")
         check.known_keys(tutor, CELL_KEYS, "the cell's 'tutor' metadata")
-        for key in ("solution", "hidden"):
+        for key in ("solution", "hidden", "test"):
             check.flag(tutor, key, "cell")
         own = {
             "policy": check.policy(tutor, "policy", "cell"),

@@ -34,6 +34,8 @@ instructors:
 avoid:                           # not taught yet: the tutor will not mention them
   - list comprehensions
   - lambda
+# tools:                         # the tutor's tools the model may use (default: all)
+#   deny: [run_code]             # never these; `allow: [...]` offers only those
 """
 
 EXAMPLE_NOTEBOOK = "01-first-steps.ipynb"

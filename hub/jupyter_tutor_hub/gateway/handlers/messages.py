@@ -33,6 +33,7 @@ from ..recorder import AnswerRecorder
 from ..request import MessagesRequest
 from ..service import citations_header
 from ..store import parse_conversation_id
+from ..tools import strip_disallowed_tools
 from .base import GatewayHandler
 
 
@@ -92,6 +93,13 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             question=request.question,
             conversation_id=conversation_id,
         )
+        removed = strip_disallowed_tools(request.params, decision.policy.course)
+        if removed:
+            self.log.info(
+                "Not offered, the course does not allow them: %s",
+                ", ".join(removed),
+                extra=self._log_fields(),
+            )
         passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
         if gateway.upstream.offline:  # the offline answer shows (and cites) good matches only
             passages = relevant(passages, gateway.offline_cutoff)
