@@ -83,6 +83,9 @@ def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]
         "display": True,
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": DASHBOARD_OAUTH_SCOPES,
+        # It imports torch and loads the embedder before it listens: ~10 s on an idle
+        # machine, past JupyterHub's default 30 s on a busy one (the hub then exits).
+        "timeout": 120,
     }
 
 
