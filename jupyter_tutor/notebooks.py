@@ -7,8 +7,20 @@ once, here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+#: nbgrader's hidden tests: from ``### BEGIN HIDDEN TESTS`` to its END marker (or to the
+#: end of the cell, when the END marker is missing).
+_HIDDEN_TESTS = re.compile(
+    r"^([ \t]*)#+[ \t]*BEGIN HIDDEN TESTS\b.*?(?:^[ \t]*#+[ \t]*END HIDDEN TESTS\b[^\n]*$|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
+#: What stands where hidden tests were (a statement, so a block they were the body of
+#: still parses).
+HIDDEN_TESTS_LEFT_OUT = "pass  # [hidden tests left out]"
 
 
 def joined(value: Any) -> str:
@@ -48,3 +60,34 @@ def find_cell_index(
     if cell_index is not None and 0 <= cell_index < len(cell_ids):
         return cell_index
     return None
+
+
+def last_heading(source: str) -> str | None:
+    """The text of the last Markdown heading in ``source`` (a section starts there)."""
+    heading = None
+    for line in source.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            heading = match.group(1).strip()
+    return heading
+
+
+def without_hidden_tests(source: str) -> str:
+    """``source`` with nbgrader's hidden test regions replaced by a short marker.
+
+    Hidden tests are the instructor's: they never run on the student's side and the
+    model never reads them, even when a student's copy of a notebook still holds them.
+    """
+    return _HIDDEN_TESTS.sub(lambda found: found.group(1) + HIDDEN_TESTS_LEFT_OUT, source)
+
+
+def tutor_settings(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``tutor`` metadata of a cell or notebook (empty when missing or malformed)."""
+    metadata = node.get("metadata")
+    settings = metadata.get("tutor") if isinstance(metadata, Mapping) else None
+    return settings if isinstance(settings, Mapping) else {}
+
+
+def is_hidden_cell(cell: Mapping[str, Any]) -> bool:
+    """Whether the instructor hid the cell from the tutor (``{"tutor": {"hidden": true}}``)."""
+    return tutor_settings(cell).get("hidden") is True

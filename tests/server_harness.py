@@ -209,15 +209,23 @@ STUDENT_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 
 
 def serve_student(
-    hub: Any, workdir: Path, student: str, *, base_url: str = "/", config: str = ""
+    hub: Any,
+    workdir: Path,
+    student: str,
+    *,
+    base_url: str = "/",
+    config: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Run ``student``'s Jupyter server, its tutor talking to ``hub``'s gateway with the
-    student's token, until the generator resumes: a fixture's ``yield from``."""
+    student's token, until the generator resumes: a fixture's ``yield from``.  ``env``
+    adds to the server's environment (``PYTHONPATH`` for plugins)."""
     running = start_server(
         workdir,
         {
             "TUTOR_GATEWAY_URL": hub.gateway_url,
             "JUPYTERHUB_API_TOKEN": hub.token_for(student, STUDENT_SCOPES),
+            **(env or {}),
         },
         base_url=base_url,
         config=config,

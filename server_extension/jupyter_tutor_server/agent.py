@@ -181,7 +181,12 @@ class Turn:
         tools = owner.toolbox.definitions() if settings.max_tool_rounds > 0 else []
         if tools:
             params["tools"] = tools
-        scope = Scope(notebook_path=where.notebook_path)
+        scope = Scope(
+            notebook_path=where.notebook_path,
+            cell_index=where.cell_index,
+            cell_id=where.cell_id,
+            code=context.code,
+        )
         rounds = 0
         while True:
             message = await self._ask(messages, params, emit)

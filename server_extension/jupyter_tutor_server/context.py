@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_tutor.notebooks import cell_label, cell_source, find_cell_index
+from jupyter_tutor.notebooks import (
+    cell_label,
+    cell_source,
+    find_cell_index,
+    without_hidden_tests,
+)
 from jupyter_tutor.text import strip_ansi
 
 from .chat_request import QuestionContext
@@ -85,7 +90,8 @@ async def build_context(
             Section("The error the student asks about", f"{head}\n{tb}", "tail", weight=3)
         )
     if context.code:
-        sections.append(Section("The code the student asks about", context.code, weight=3))
+        code = without_hidden_tests(context.code)
+        sections.append(Section("The code the student asks about", code, weight=3))
     cell_index = context.cell_index
     if notebook_path:
         try:

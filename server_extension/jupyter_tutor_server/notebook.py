@@ -13,7 +13,13 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado.web import HTTPError
 
-from jupyter_tutor.notebooks import cell_label, cell_source, joined
+from jupyter_tutor.notebooks import (
+    cell_label,
+    cell_source,
+    is_hidden_cell,
+    joined,
+    without_hidden_tests,
+)
 from jupyter_tutor.text import strip_ansi
 
 from .errors import ToolError
@@ -108,12 +114,20 @@ def output_text(output: Any) -> str:
 
 
 def describe_cell(index: int, cell: Any, limit: int) -> str:
-    """One cell as the model reads it: a header line, the source, then its outputs."""
+    """One cell as the model reads it: a header line, the source, then its outputs.
+
+    A cell the instructor hid shows as hidden, and hidden tests are left out, even when
+    the student's copy holds them.
+    """
     kind = cell.get("cell_type", "code")
+    if is_hidden_cell(cell):
+        return f"[{cell_label(index)}, {kind}: hidden by the instructor]"
     count = cell.get("execution_count")
     header = f"[{cell_label(index)}, {kind}" + (f", run #{count}" if count else "") + "]"
-    source = cell_source(cell)
-    outputs = "\n".join(filter(None, (output_text(o) for o in cell.get("outputs") or [])))
+    source = without_hidden_tests(cell_source(cell))
+    # A cell that ran hidden tests may show them in a traceback: its outputs stay out.
+    shown = (cell.get("outputs") or []) if source == cell_source(cell) else []
+    outputs = "\n".join(filter(None, (output_text(o) for o in shown)))
     body = clip(source, limit if not outputs else limit * 2 // 3, keep="both")
     if outputs:
         body += "\n[output]\n" + clip(outputs, max(0, limit - len(body)), keep="both")

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from jupyter_tutor.notebooks import cell_label, cell_source
+from jupyter_tutor.notebooks import cell_label, cell_source, last_heading
 
 from ..course.notebooks import cell_policy
 
@@ -55,7 +55,6 @@ CELL_KEYS = ("policy", "objectives", "notes", "exercise", "solution", "hidden", 
 _COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: What the Messages API accepts as a tool's name.
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 _SOLUTION_MARKER = re.compile(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)\b", re.MULTILINE)
 
 
@@ -388,15 +387,6 @@ def course_notebooks(folder: Path) -> Iterator[Path]:
             yield path
 
 
-def _last_heading(source: str) -> str | None:
-    heading = None
-    for line in source.splitlines():
-        match = _HEADING.match(line)
-        if match:
-            heading = match.group(1).strip()
-    return heading
-
-
 def read_notebook(path: Path, relative: str, problems: list[Problem]) -> NotebookSettings | None:
     """A notebook's settings, or None when it cannot be read at all."""
     check = _Checker(problems, relative)
@@ -437,7 +427,7 @@ def _read_cells(
         cell_type = str(cell.get("cell_type", "code"))
         source = cell_source(cell)
         if cell_type == "markdown":
-            found = _last_heading(source)
+            found = last_heading(source)
             if found:
                 heading, section = found, {}
         metadata = check.mapping(cell.get("metadata"), "the cell's metadata")
