@@ -199,12 +199,12 @@ ENDLESS = """def describe_number(n):
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (RIGHT, ["1 of 1 visible test cell(s) pass", "describe_number_tests (cell 10): passed"]),
+        (RIGHT, ["1 of 1 visible test cell(s) pass", "describe_number_tests (cell 11): passed"]),
         (
             WRONG,
             [
                 "0 of 1 visible test cell(s) pass",
-                "describe_number_tests (cell 10): FAILED",
+                "describe_number_tests (cell 11): FAILED",
                 "AssertionError",
                 'at line 2: assert describe_number(0) == "zero"',
             ],
@@ -215,10 +215,10 @@ ENDLESS = """def describe_number(n):
                 "FAILED",
                 "TypeError: object of type 'int' has no len()",
                 "at line 1: assert describe_number(-3)",
-                "raised in the student's cell 9, line 2",
+                "raised in the student's cell 10, line 2",
             ],
         ),
-        (ENDLESS, ["not run", "The run stopped in cell 10 (test describe_number_tests)"]),
+        (ENDLESS, ["not run", "The run stopped in cell 11 (test describe_number_tests)"]),
     ],
     ids=["right", "wrong", "crashing", "endless"],
 )

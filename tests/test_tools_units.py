@@ -171,14 +171,14 @@ SUM_EVENS = {
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ("right", ["1 of 1 visible test cell(s) pass", "sum_evens_tests (cell 17): passed"]),
+        ("right", ["1 of 1 visible test cell(s) pass", "sum_evens_tests (cell 18): passed"]),
         (
             "wrong",
             ["0 of 1", "FAILED", "AssertionError", "line 1: assert sum_evens([1, 2, 3, 4]) == 6"],
         ),
         (
             "crashing",
-            ["FAILED", "IndexError: list index out of range", "raised in the student's cell 16"],
+            ["FAILED", "IndexError: list index out of range", "raised in the student's cell 17"],
         ),
     ],
 )

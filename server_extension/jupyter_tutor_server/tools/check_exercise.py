@@ -18,6 +18,8 @@ import json
 import posixpath
 from typing import Any
 
+from jupyter_tutor.notebooks import cell_label
+
 from . import exercise_runner
 from .base import Tool, ToolContext, ToolResult, argument, object_schema
 from .exercises import Exercise, Step, find_exercise
@@ -71,7 +73,7 @@ class CheckExercise(Tool):
             stuck = exercise.steps[len(reports)]
             what = f"test {stuck.test}" if stuck.test else "the student's code"
             why = " ".join(outcome.notes) or "it did not finish."
-            text += f"\nThe run stopped in cell {stuck.cell} ({what}): {why}"
+            text += f"\nThe run stopped in {cell_label(stuck.cell)} ({what}): {why}"
         return ToolResult(text)
 
 
@@ -98,10 +100,10 @@ def describe(exercise: Exercise, path: str, reports: list[dict[str, Any]]) -> st
     for test in tests:
         report = by_cell.get(test.cell)
         state = "not run" if report is None else "passed" if report.get("ok") else "FAILED"
-        lines.append(f"- {test.test} (cell {test.cell}): {state}")
+        lines.append(f"- {test.test} ({cell_label(test.cell)}): {state}")
     failed = next((by_cell[t.cell] for t in tests if _failed(by_cell, t)), None)
     if failed is not None:
-        lines.append(f"First failure, in cell {failed['cell']}:")
+        lines.append(f"First failure, in {cell_label(failed['cell'])}:")
         lines.extend(_failure_lines(failed))
     broken = [
         (step, by_cell[step.cell])
@@ -111,10 +113,10 @@ def describe(exercise: Exercise, path: str, reports: list[dict[str, Any]]) -> st
     own = [(s, r) for s, r in broken if s.in_exercise]
     if own:
         step, report = own[0]
-        lines.append(f"Before the tests, the student's cell {step.cell} raised an error:")
+        lines.append(f"Before the tests, the student's {cell_label(step.cell)} raised an error:")
         lines.extend(_failure_lines(report))
     if len(broken) > len(own):
-        cells = ", ".join(str(s.cell) for s, _ in broken if not s.in_exercise)
+        cells = ", ".join(cell_label(s.cell) for s, _ in broken if not s.in_exercise)
         lines.append(f"(Earlier cells of the notebook raised errors too: {cells}.)")
     return "\n".join(lines)
 
@@ -131,7 +133,8 @@ def _failure_lines(report: dict[str, Any]) -> list[str]:
     raised = report.get("raised_in")
     if isinstance(raised, dict):
         lines.append(
-            f"  raised in the student's cell {raised.get('cell')}, line {raised.get('line')}: "
+            f"  raised in the student's {cell_label(raised.get('cell'))}, "
+            f"line {raised.get('line')}: "
             f"{raised.get('code', '')}"
         )
     if report.get("printed"):

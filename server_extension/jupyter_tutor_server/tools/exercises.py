@@ -18,6 +18,7 @@ from typing import Any
 
 from jupyter_tutor.notebooks import (
     HIDDEN_TESTS_LEFT_OUT,
+    cell_label,
     cell_source,
     is_hidden_cell,
     last_heading,
@@ -39,7 +40,7 @@ class Step:
 
     cell: int
     source: str
-    #: The test's name (nbgrader's ``grade_id``, else ``cell N``); None for code.
+    #: The test's name (nbgrader's ``grade_id``, else ``cell N``, from 1); None for code.
     test: str | None = None
     #: The cell belongs to the exercise's own section (its errors matter most).
     in_exercise: bool = False
@@ -141,7 +142,7 @@ def find_exercise(
             if names[index] != target or not _has_code(source):
                 continue  # another exercise's tests, or only hidden ones
             nbgrader = cell.get("metadata", {}).get("nbgrader") or {}
-            test = str(nbgrader.get("grade_id") or f"cell {index}")
+            test = str(nbgrader.get("grade_id") or cell_label(index))
             steps.append(Step(index, source, test=test, in_exercise=True))
         elif not _TUTOR_MAGIC.match(source):
             steps.append(Step(index, source, in_exercise=names[index] == target))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_tutor.notebooks import cell_label
+
 from ..notebook import ErrorOutput, last_error
 from ..student_kernel import LAST_ERROR_EXPRESSION
 from .base import Tool, ToolContext, ToolError, argument, object_schema
@@ -34,6 +36,6 @@ class GetLastError(Tool):
             return f"{why} The saved notebook shows no error output either."
         index, error = found
         return (
-            f"From the saved notebook (cell {index}; the live kernel: {why})\n"
+            f"From the saved notebook ({cell_label(index)}; the live kernel: {why})\n"
             + error.describe(limit)
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_tutor.notebooks import cell_label
+
 from .base import Tool, ToolContext, ToolError, ToolResult, argument, object_schema
 
 
@@ -32,9 +34,10 @@ class SearchCourse(Tool):
             return ToolResult("The course material has nothing that matches this query.")
         lines = []
         for n, hit in enumerate(hits, start=1):
-            where = hit.get("path", "?") + (
-                f", cell {hit['cell']}" if hit.get("cell") is not None else ""
-            )
+            cell = hit.get("cell")
+            where = hit.get("path", "?")
+            if isinstance(cell, int):
+                where += f", {cell_label(cell)}"
             lines.append(f"[{n}] {hit.get('heading', '')} ({where})\n{hit.get('text', '')}")
         citations = [
             {
