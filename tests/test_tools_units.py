@@ -17,6 +17,7 @@ import pytest
 
 from jupyter_tutor.notebooks import without_hidden_tests
 from jupyter_tutor_hub.apps.demo import sample_course_dir
+from jupyter_tutor_hub.policy.release import ReleaseSummary, release_notebook
 from jupyter_tutor_server.tools import ENTRY_POINT_GROUP, Scope, Tool, Toolbox, ToolError
 from jupyter_tutor_server.tools import toolbox as toolbox_module
 from jupyter_tutor_server.tools.check_exercise import CheckExercise, _reports, describe
@@ -207,6 +208,21 @@ def test_finding_exercises_says_what_exists() -> None:
     # A cell marked as a test by the instructor counts as one.
     notebook.cells[12].metadata["tutor"]["test"] = True
     assert [t.cell for t in find_exercise(notebook, cell_index=11).tests] == [12]
+
+
+def test_released_notebooks_keep_what_check_exercise_needs() -> None:
+    notebook = sample_notebook("03-functions.ipynb", 8, "def describe_number(n): pass")
+    test = nbformat.v4.new_code_cell('assert count_vowels("Hello World") == 3')
+    test.metadata["tutor"] = {"test": True, "notes": "instructor only"}
+    notebook.cells.insert(13, test)  # after count_vowels' stub
+    released = release_notebook(json.loads(nbformat.writes(notebook)), "...", ReleaseSummary())
+    assert released is not None and SECRET not in json.dumps(released)
+    # (the hidden cell is gone: indices are the course's own again)
+    assert [t.test for t in find_exercise(released, cell_index=8).tests] == [
+        "describe_number_tests"
+    ]
+    assert [t.cell for t in find_exercise(released, cell_index=11).tests] == [12]
+    assert released["cells"][12]["metadata"]["tutor"] == {"test": True}
 
 
 def test_hidden_tests_are_cut_out() -> None:

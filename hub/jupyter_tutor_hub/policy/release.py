@@ -42,8 +42,9 @@ _REGION = re.compile(
 _HEADER = re.compile(
     r"^(?:[ \t]*@[^\n]*\n)*[ \t]*(?:async[ \t]+)?(?:def|class)[ \t][^\n]*?:[ \t]*$", re.MULTILINE
 )
-#: Student-side ``tutor`` metadata keys (the rest is the instructor's).
-STUDENT_KEYS = ("exercise", "policy")
+#: Student-side ``tutor`` metadata keys (the rest is the instructor's); ``test`` marks
+#: the visible tests ``check_exercise`` runs in the student's server.
+STUDENT_KEYS = ("exercise", "policy", "test")
 
 
 @dataclass
