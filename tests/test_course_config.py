@@ -167,3 +167,16 @@ def test_publish_refuses_errors_and_replaces_the_snapshot(tmp_path: Path, databa
         name = conn.execute("SELECT config->>'name' FROM course_policies").fetchone()[0]
     assert paths == [("week1/loops.ipynb",)]
     assert name == "course-a"
+
+
+def test_a_course_tunes_its_output_guard(tmp_path: Path) -> None:
+    folder = write_course(tmp_path / "course")
+    with (folder / "tutor.yaml").open("a") as config:
+        config.write("guard: {trigger_ratio: 0.5, memory_hours: 48}\n")
+    course = read_course(folder)
+    assert (course.config.guard_trigger_ratio, course.config.guard_memory_hours) == (0.5, 48)
+    assert CourseConfig.from_json(course.config.to_json()) == course.config
+    (folder / "tutor.yaml").write_text("name: x\nguard: {trigger_ratio: 2, window: 3}\n")
+    problems = [str(p) for p in read_course(folder).problems]
+    assert any("'trigger_ratio' must be more than 0 and at most 1" in p for p in problems)
+    assert any("window" in p for p in problems)

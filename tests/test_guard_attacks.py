@@ -15,7 +15,7 @@ import uuid
 import psycopg
 import pytest
 from fake_anthropic import Reply
-from policy_fixtures import SOLUTION, STUB, insert_material
+from policy_fixtures import SOLUTION, STUB, insert_material, publish_course, write_course
 
 COURSE = "guard-attacks"
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
@@ -215,3 +215,38 @@ async def test_the_students_own_code_does_not_count(attacker, fake_upstream) -> 
     fake_upstream.script(Reply.text(review))
     events, _ = await streamed(attacker, Reply.text(), question=question)
     assert deltas(events) == review
+
+
+async def test_withheld_answers_are_counted_per_exercise(
+    attacker, fake_upstream, database_url
+) -> None:
+    """The dashboard's table counts withheld answers by the exercise reproduced."""
+    from jupyter_tutor_hub.dashboard.queries import Analytics, Scope
+
+    for answer in (DISGUISES["numbered"], "```python\n" + "\n".join(GRADES_LINES) + "\n```"):
+        fake_upstream.script(Reply.text(answer))
+        events, _ = await streamed(attacker, Reply.text(), str(uuid.uuid4()))
+        assert NOTICE in deltas(events)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        table = await Analytics().withheld(conn, Scope(COURSE, 7, False))
+    assert {r["exercise"]: (r["answers"], r["students"]) for r in table.rows} == {
+        "count_vowels": (1, 1),
+        "grade_report": (1, 1),
+    }
+
+
+async def test_a_course_sets_its_own_guard_window(
+    attacker, fake_upstream, database_url, tmp_path
+) -> None:
+    """``guard: {memory_hours: 0, trigger_ratio: 0.8}`` in tutor.yaml: each answer is judged
+    alone, and a third of the solution is allowed (the default would stop it)."""
+    folder = write_course(tmp_path / "course", name=COURSE)
+    with (folder / "tutor.yaml").open("a") as config:
+        config.write("guard: {memory_hours: 0, trigger_ratio: 0.8}\n")
+    publish_course(database_url, folder, COURSE)
+    third = len(GRADES_LINES) // 3 + 1
+    for start in range(0, len(GRADES_LINES), third):
+        part = "\n".join(GRADES_LINES[start : start + third])
+        fake_upstream.script(Reply.text("```python\n" + part + "\n```"))
+        events, _ = await streamed(attacker, Reply.text(), question="next lines")
+        assert NOTICE not in deltas(events)

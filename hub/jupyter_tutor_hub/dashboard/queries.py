@@ -89,6 +89,7 @@ class Analytics(LoggingConfigurable):
         return {
             "questions": self.questions,
             "errors": self.errors,
+            "withheld": self.withheld,
             "attention": self.attention,
             "students": self.students,
             "days": self.days,
@@ -120,6 +121,27 @@ class Analytics(LoggingConfigurable):
                 " count(*) FILTER (WHERE guarded) AS withheld"
                 f" FROM tutor_questions WHERE course_id = %(course)s AND created_at >= {_SINCE}"
                 " GROUP BY 1, 2, 3 ORDER BY questions DESC, notebook, cell NULLS FIRST",
+            ),
+        )
+
+    async def withheld(self, conn: AsyncConnection, scope: Scope) -> Table:
+        """Answers the output guard cut, by the exercise whose solution they reproduced."""
+        return Table(
+            "withheld",
+            "Answers withheld by the guard, per exercise",
+            [
+                ("exercise", "Exercise reproduced"),
+                ("answers", "Answers withheld"),
+                ("students", "Students"),
+            ],
+            await _rows(
+                conn,
+                scope,
+                "SELECT w.reproduced AS exercise, count(*) AS answers,"
+                " count(DISTINCT q.user_name) AS students"
+                " FROM tutor_questions q, unnest(q.withheld) AS w(reproduced)"
+                f" WHERE q.course_id = %(course)s AND q.created_at >= {_SINCE}"
+                " GROUP BY 1 ORDER BY answers DESC, exercise",
             ),
         )
 

@@ -42,6 +42,7 @@ COURSE_KEYS = {
     "privacy": "{instructors_read_conversations: true|false}",
     "instructors": "{groups: [...], users: [...]} who see this course's analytics",
     "avoid": "words and concepts the tutor must not mention yet",
+    "guard": "{trigger_ratio: 0-1, memory_hours: N} the output guard's sensitivity and memory",
     "index_also": "files indexed although they are not course material by default (README.md)",
     "tools": "{allow: [...], deny: [...]} the tutor's tools the model may use (default: all)",
 }
@@ -49,6 +50,7 @@ BUDGET_KEYS = ("daily_tokens", "daily_usd")
 PRIVACY_KEYS = ("instructors_read_conversations",)
 INSTRUCTOR_KEYS = ("groups", "users")
 TOOL_KEYS = ("allow", "deny")
+GUARD_KEYS = ("trigger_ratio", "memory_hours")
 NOTEBOOK_KEYS = ("policy", "objectives", "notes", "avoid", "hidden")
 CELL_KEYS = ("policy", "objectives", "notes", "exercise", "solution", "hidden", "test")
 
@@ -99,6 +101,11 @@ class CourseConfig:
     tools_allowed: tuple[str, ...] | None = None
     #: Tools the model is never offered, whatever ``tools_allowed`` says.
     tools_denied: tuple[str, ...] = ()
+    #: The output guard's share of a protected cell that may be reproduced (None: the
+    #: gateway's ``SolutionGuard.trigger_ratio``).
+    guard_trigger_ratio: float | None = None
+    #: Hours what a student was shown of a protected cell counts (None: the gateway's).
+    guard_memory_hours: float | None = None
 
     def allows_tool(self, name: str) -> bool:
         """Whether the course lets the model use the tool ``name``."""
@@ -358,6 +365,14 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
     check.known_keys(instructors, INSTRUCTOR_KEYS, "'instructors'")
     tools = check.mapping(data.get("tools"), "'tools'")
     check.known_keys(tools, TOOL_KEYS, "'tools'")
+    guard = check.mapping(data.get("guard"), "'guard'")
+    check.known_keys(guard, GUARD_KEYS, "'guard'")
+    trigger_ratio = check.number(guard, "trigger_ratio", "guard", integer=False)
+    if trigger_ratio is not None and not 0 < trigger_ratio <= 1:
+        check.error(
+            f"guard 'trigger_ratio' must be more than 0 and at most 1, not {trigger_ratio}."
+        )
+        trigger_ratio = None
     return CourseConfig(
         name=name,
         title=check.text(data, "title", "tutor.yaml"),
@@ -376,6 +391,8 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
         index_also=check.texts(data, "index_also", "tutor.yaml"),
         tools_allowed=check.tool_names(tools, "allow"),
         tools_denied=check.tool_names(tools, "deny") or (),
+        guard_trigger_ratio=trigger_ratio,
+        guard_memory_hours=check.number(guard, "memory_hours", "guard", integer=False),
     )
 
 

@@ -598,9 +598,16 @@ class SolutionGuard(LoggingConfigurable):
         return AnswerGuard(self, index if self.enabled else None, revealed, known, course)
 
     def build_index(
-        self, protected: Iterable[ProtectedText], visible: Iterable[str]
+        self,
+        protected: Iterable[ProtectedText],
+        visible: Iterable[str],
+        trigger_ratio: float | None = None,
     ) -> ProtectedIndex:
-        """Index ``protected`` texts, minus the runs student-visible ``visible`` texts share."""
+        """Index ``protected`` texts, minus the runs student-visible ``visible`` texts share.
+
+        ``trigger_ratio`` overrides the setting (a course's own, from its tutor.yaml).
+        """
+        ratio = self.trigger_ratio if trigger_ratio is None else trigger_ratio
         candidates = [(item, self._runs(item)) for item in protected]
         every = {True: set(), False: set()}
         for item, runs in candidates:
@@ -618,7 +625,7 @@ class SolutionGuard(LoggingConfigurable):
             if len(runs) < self.min_runs:
                 continue
             needed = min(
-                len(runs), max(self.min_matches, math.ceil(self.trigger_ratio * len(runs)))
+                len(runs), max(self.min_matches, math.ceil(ratio * len(runs)))
             )
             key = hashlib.sha256(f"{item.label}\x1f{item.text}".encode()).hexdigest()[:16]
             index.fingerprints.append(_Fingerprint(item.label, needed, key))

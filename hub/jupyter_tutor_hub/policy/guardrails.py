@@ -196,13 +196,17 @@ class Guardrails(LoggingConfigurable):
                 ),
             )
 
-    async def mark_guarded(self, pool: AsyncConnectionPool, conversation_id: uuid.UUID) -> None:
-        """The guard withheld part of the answer to the conversation's latest question."""
+    async def mark_guarded(
+        self, pool: AsyncConnectionPool, conversation_id: uuid.UUID, withheld: list[str]
+    ) -> None:
+        """The guard withheld part of the answer to the conversation's latest question:
+        ``withheld`` names the protected exercises it reproduced."""
         async with pool.connection() as conn:
             await conn.execute(
-                "UPDATE tutor_questions SET guarded = true WHERE id = ("
+                "UPDATE tutor_questions SET guarded = true, withheld = ARRAY("
+                " SELECT DISTINCT unnest(withheld || %s::text[])) WHERE id = ("
                 " SELECT max(id) FROM tutor_questions WHERE conversation_id = %s)",
-                (conversation_id,),
+                (withheld, conversation_id),
             )
 
     async def answer_guard(
@@ -213,7 +217,12 @@ class Guardrails(LoggingConfigurable):
         index = await self.protected_index(pool, course)
         if index is None or index.empty:
             return self.guard.for_answer(None, course=course)
-        shown = await memory.revealed(pool, user, course, self.guard.memory_hours)
+        async with pool.connection() as conn:
+            config = await load_course_config(conn, course)
+        hours = self.guard.memory_hours
+        if config is not None and config.guard_memory_hours is not None:
+            hours = config.guard_memory_hours
+        shown = await memory.revealed(pool, user, course, hours)
         return self.guard.for_answer(index, shown, student_texts(messages), course)
 
     async def after_answer(
@@ -224,12 +233,11 @@ class Guardrails(LoggingConfigurable):
         user: str,
         conversation_id: uuid.UUID,
     ) -> None:
-        """Remember what the answer showed of protected texts; flag the question when the
-        guard withheld part of it."""
-        if self.guard.memory_hours > 0:
-            await memory.remember(pool, user, guard.course, guard.new_reveals())
+        """Remember what the answer showed of protected texts (read back only within the
+        course's window); flag the question with what the guard withheld."""
+        await memory.remember(pool, user, guard.course, guard.new_reveals())
         if guard.withheld:
-            await self.mark_guarded(pool, conversation_id)
+            await self.mark_guarded(pool, conversation_id, guard.withheld)
 
     def refusal_events(self) -> AsyncIterator[dict[str, Any]]:
         return canned_events(self.refusal, REFUSAL_MODEL)
@@ -248,7 +256,10 @@ class Guardrails(LoggingConfigurable):
             if cached and cached[0] == version:
                 return cached[1]
             protected, visible = await protected_material(pool, course)
-            index = await asyncio.to_thread(self.guard.build_index, protected, visible)
+            async with pool.connection() as conn:
+                config = await load_course_config(conn, course)
+            ratio = config.guard_trigger_ratio if config is not None else None
+            index = await asyncio.to_thread(self.guard.build_index, protected, visible, ratio)
             self._indexes[course] = (version, index)
             self.log.info(
                 "Output guard for %s: %d protected texts indexed", course, len(index.fingerprints)
