@@ -207,6 +207,7 @@ ENDLESS = """def describe_number(n):
                 "describe_number_tests (cell 11): FAILED",
                 "AssertionError",
                 'at line 2: assert describe_number(0) == "zero"',
+                "the left side gave 'positive', the right side 'zero'",
             ],
         ),
         (

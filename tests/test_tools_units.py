@@ -175,7 +175,13 @@ SUM_EVENS = {
         ("right", ["1 of 1 visible test cell(s) pass", "sum_evens_tests (cell 18): passed"]),
         (
             "wrong",
-            ["0 of 1", "FAILED", "AssertionError", "line 1: assert sum_evens([1, 2, 3, 4]) == 6"],
+            [
+                "0 of 1",
+                "FAILED",
+                "AssertionError",
+                "line 1: assert sum_evens([1, 2, 3, 4]) == 6",
+                "the left side gave 2, the right side 6",
+            ],
         ),
         (
             "crashing",

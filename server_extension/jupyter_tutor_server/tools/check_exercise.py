@@ -130,6 +130,11 @@ def _failure_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"  {report.get('error', 'an error')}"]
     if report.get("code"):
         lines.append(f"  at line {report.get('line')}: {report['code']}")
+    if "got" in report:
+        lines.append(
+            f"  the left side gave {report['got']}"
+            + (f", the right side {report['expected']}" if "expected" in report else "")
+        )
     raised = report.get("raised_in")
     if isinstance(raised, dict):
         lines.append(

@@ -10,11 +10,13 @@ never caught here.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import io
 import json
 import os
+import reprlib
 import sys
 import traceback
 from typing import Any
@@ -68,6 +70,26 @@ def _failure(err: BaseException, sources: dict[str, list[str]], cell_file: str) 
     return found
 
 
+def _compared(line: str, namespace: dict[str, Any]) -> dict[str, str]:
+    """For a failed one-line ``assert left == right``: what each side gave (``got``, the
+    student's value, and ``expected``), so the tutor can say "it returns None for []"."""
+    try:
+        statement = ast.parse(line).body[0]
+    except (SyntaxError, IndexError):
+        return {}
+    test = statement.test if isinstance(statement, ast.Assert) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return {}
+    found: dict[str, str] = {}
+    for key, node in (("got", test.left), ("expected", test.comparators[0])):
+        try:
+            value = eval(compile(ast.Expression(node), "<assert>", "eval"), namespace)
+        except Exception as err:
+            return {key: f"raised {type(err).__name__}"} if key == "got" else found
+        found[key] = reprlib.repr(value)[:MESSAGE_CHARS]
+    return found
+
+
 def main(steps_json: str, cwd: str | None = None) -> None:
     """Run the steps (``[{"cell", "source", "test"}]``) in order, reporting each."""
     out = sys.stdout
@@ -94,6 +116,9 @@ def main(steps_json: str, cwd: str | None = None) -> None:
                     exec(compile(source, cell_file, "exec"), namespace)
             except (Exception, SystemExit) as err:
                 report.update(ok=False, **_failure(err, sources, cell_file))
+                if isinstance(err, AssertionError) and report.get("code"):
+                    with contextlib.redirect_stdout(_Kept()), contextlib.redirect_stderr(_Kept()):
+                        report.update(_compared(report["code"], namespace))
             else:
                 report["ok"] = True
             if printed.getvalue():
