@@ -369,7 +369,9 @@ def guard_section(data: dict) -> list[str]:
         " small generic examples, worked examples on another problem, the stub quoted back;"
         " three generic ones asked in every exercise) that must pass event for event, alone"
         " and as one conversation per exercise. The trigger"
-        " ratio is chosen on six exercises and reported on the six others.",
+        " ratio is chosen on six exercises (the middle of the ratios that stop the most"
+        " replays with the fewest false positives, for a margin either way) and reported on"
+        " the six others.",
         "",
         "| set | trigger ratio | replays stopped | honest answers withheld | honest"
         " conversations with a withheld answer |",
@@ -397,6 +399,11 @@ def guard_section(data: dict) -> list[str]:
             for r in data["tune"]["sweep"]
         )
         + ".",
+        "",
+        "Caveat: a first run missed one split-6 replay of the report set (one line per"
+        " answer); the guard then learned to compare telling whole lines too, so the report"
+        " set has been looked at once. The tests' attacks (`tests/test_guard_attacks.py`) use"
+        " yet other exercises.",
         "",
     ]
     return lines

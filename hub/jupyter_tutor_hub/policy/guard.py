@@ -8,8 +8,9 @@ variables still match) while keywords, builtins, attribute names, numbers and st
 are kept, comments, whitespace and quote styles are dropped, and overlapping runs of ``n``
 tokens (n-grams) are looked up.  Runs that also occur in student-visible material of the
 same notebooks (the exercise's own stub and statement) do not count.  When one protected
-cell has enough of its n-grams reproduced, the rest of that content block is withheld and
-replaced with a short explanation, in the live stream and therefore in what is stored.
+cell has enough of its n-grams (and of its telling whole lines) reproduced, the rest of
+that content block is withheld and replaced with a short explanation, in the live stream
+and therefore in what is stored.
 
 Streaming stays live: text is held back only while it is suspicious (it has just matched
 a protected run), is an unfinished line inside a code fence, or ends in an unfinished
@@ -149,6 +150,20 @@ def _ngrams(tokens: list[str], n: int) -> Iterator[tuple[str, ...]]:
         yield tuple(tokens[start : start + n])
 
 
+#: First item of a whole-line key (never a token, so it never meets an n-gram).
+_LINE = "\x00line"
+
+
+def line_key(tokens: list[str]) -> tuple[str, ...] | None:
+    """A whole line of code as one more run to compare, when it is telling enough.
+
+    A solution asked for one line per answer has few n-grams in any one answer (they
+    span lines); its distinctive lines still match one by one.
+    """
+    gram = (_LINE, *tokens)
+    return gram if len(tokens) >= 5 and _informative(tuple(tokens)) else None
+
+
 def _informative(gram: tuple[str, ...]) -> bool:
     """A code n-gram of placeholders and punctuation only matches too much honest code."""
     return sum(1 for t in gram if t not in _PLACEHOLDERS and (t[0].isalnum() or t[0] == "_")) >= 2
@@ -238,7 +253,7 @@ class _BlockScanner:
             self._encoded.append(line.strip())
             return
         self._decode_encoded()
-        self._scan(code_tokens(line), code=True)
+        self._code_line(code_tokens(line))
         for hidden in decoded_runs(line):
             self._scan_apart(hidden)
 
@@ -254,9 +269,17 @@ class _BlockScanner:
         """Scan decoded text as code and prose, apart from the runs around it."""
         saved, self._tails = self._tails, {True: [], False: []}
         for line in text.splitlines():
-            self._scan(code_tokens(line), code=True)
+            self._code_line(code_tokens(line))
         self._scan(prose_tokens(text), code=False)
         self._tails = saved
+
+    def _code_line(self, tokens: list[str]) -> None:
+        """One line of code: its n-grams, and the line itself as a whole."""
+        self._scan(tokens, code=True)
+        key = line_key(tokens)
+        for fingerprint in self.index.code_grams.get(key, ()) if key else ():
+            self.matched.setdefault(fingerprint, set()).add(gram_key(key))
+            self.last_match_at = self.tokens_seen
 
     def _scan(self, new: list[str], *, code: bool) -> None:
         n = self.index.code_n if code else self.index.prose_n
@@ -614,8 +637,10 @@ class SolutionGuard(LoggingConfigurable):
             every[item.code] |= runs
         shared = {True: set(), False: set()}
         for text in visible:
-            code = [t for line in text.splitlines() for t in code_tokens(line)]
+            lines = [code_tokens(line) for line in text.splitlines()]
+            code = [t for tokens in lines for t in tokens]
             shared[True].update(g for g in _ngrams(code, self.code_ngram) if g in every[True])
+            shared[True].update(k for k in map(line_key, lines) if k in every[True])
             shared[False].update(
                 g for g in _ngrams(prose_tokens(text), self.prose_ngram) if g in every[False]
             )
@@ -638,5 +663,7 @@ class SolutionGuard(LoggingConfigurable):
         if not item.code:
             return set(_ngrams(prose_tokens(item.text), self.prose_ngram))
         region = protected_region(fenced_code(item.text))
-        tokens = [t for line in region.splitlines() for t in code_tokens(line)]
-        return {g for g in _ngrams(tokens, self.code_ngram) if _informative(g)}
+        lines = [code_tokens(line) for line in region.splitlines()]
+        tokens = [t for line in lines for t in line]
+        runs = {g for g in _ngrams(tokens, self.code_ngram) if _informative(g)}
+        return runs | {k for k in map(line_key, lines) if k}
