@@ -93,7 +93,9 @@ def server(hub, plugins, tmp_path_factory):
         hub,
         tmp_path_factory.mktemp("plugins-server"),
         "student2",
-        config="c.ScratchKernels.timeout = 5\nc.TutorExtension.max_tool_rounds = 3\n",
+        config="c.ScratchKernels.timeout = 5\n"
+        "c.TutorExtension.max_tool_rounds = 3\n"
+        "c.DescribeDataset.preview_rows = 2\n",  # a plugin's own setting
         env={"PYTHONPATH": str(plugins)},
     )
     running = next(servers)
@@ -138,6 +140,7 @@ def test_the_example_plugin_is_called_by_the_model(server, fake_upstream) -> Non
     assert "3 rows, 2 columns: name, grade" in results[0]["output"]
     sent = sent_results(fake_upstream)[0]
     assert sent["tool_use_id"] == results[0]["id"] and "ada, 5" in sent["content"]
+    assert "grace, 6" in sent["content"] and "alan" not in sent["content"]  # preview_rows
     assert events[-1] == {"type": "done", "stop_reason": "end_turn"}
 
 
