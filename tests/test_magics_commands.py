@@ -11,6 +11,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_tutor_magics.magics import HELP, TutorMagics
+from jupyter_tutor_magics.render import history_markdown
 
 
 class RecordingMagics(TutorMagics):
@@ -64,3 +65,41 @@ def test_help_is_readable_markdown(magics, line) -> None:
 def test_cell_magic_asks_about_its_code(magics) -> None:
     magics.tutor("Why is this slow?", "total = 0\n")
     assert magics.asked == [("Why is this slow?", {"code": "total = 0\n"})]
+
+
+def test_history_shows_the_sources_stored_with_each_answer() -> None:
+    """``%tutor history`` lists an answer's stored citations like the streamed answer did
+    (cell N counting from 1), once per passage, and skips what is not a passage."""
+    passage = {
+        "course": "intro",
+        "path": "week1.ipynb",
+        "cell": 4,
+        "heading": "While loops",
+        "text": "A while loop runs while its condition holds.",
+    }
+    markdown = history_markdown(
+        {
+            "title": "Loops",
+            "messages": [
+                {"role": "user", "content": "Why does my loop never stop?"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t", "name": "search_course"}],
+                    "citations": [passage],
+                },
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]},
+                {
+                    "role": "assistant",
+                    "content": "Change i inside the loop.",
+                    "citations": [passage, {**passage, "path": "notes.md", "cell": None}, 7],
+                },
+                {"role": "user", "content": "thanks"},
+                {"role": "assistant", "content": "You are welcome.", "citations": None},
+            ],
+        }
+    )
+    answer, rest = markdown.split("**You:** thanks")
+    assert "1. While loops (week1.ipynb, cell 5)\n1. While loops (notes.md)" in answer
+    assert answer.count("week1.ipynb") == 1
+    assert answer.index("Change i inside the loop.") < answer.index("**Sources**")
+    assert "Sources" not in rest

@@ -189,9 +189,17 @@ class TerminalView:
 
 
 def history_markdown(conversation: dict[str, Any]) -> str:
-    """A stored conversation as Markdown: questions, answers, tool steps in brief."""
+    """A stored conversation as Markdown: questions, answers, tool steps in brief, and the
+    sources stored with each answer (as the answer showed them when it streamed)."""
     lines = [f"### {conversation.get('title') or 'Conversation with the tutor'}"]
     answering = False
+    sources: list[events.CitationEvent] = []
+
+    def end_answer() -> None:
+        if sources:
+            lines.append("**Sources**\n\n" + "\n".join(_citation_lines(sources, "1. ")))
+            sources.clear()
+
     for message in conversation.get("messages", []):
         content = message.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
@@ -199,6 +207,7 @@ def history_markdown(conversation: dict[str, Any]) -> str:
         texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
         if message.get("role") == "user":
             if texts:  # a user turn of tool results only continues the answer
+                end_answer()
                 lines.append("**You:** " + "\n".join(texts).strip())
                 answering = False
             continue
@@ -210,4 +219,24 @@ def history_markdown(conversation: dict[str, Any]) -> str:
                 lines.append(block["text"].strip())
             elif block.get("type") == "tool_use":
                 lines.append(ToolStep(str(block.get("name")), "done").markdown())
+        for stored in _stored_citations(message.get("citations")):
+            if all(
+                (c.path, c.cell, c.course) != (stored.path, stored.cell, stored.course)
+                for c in sources
+            ):
+                sources.append(stored)
+    end_answer()
     return "\n\n".join(lines)
+
+
+def _stored_citations(items: Any) -> list[events.CitationEvent]:
+    """The citations stored with an answer (what cannot be read as one is skipped)."""
+    found = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            event = events.parse_event({**item, "type": "citation"})
+        except (TypeError, ValueError):  # not a mapping, or not a passage
+            continue
+        if isinstance(event, events.CitationEvent):
+            found.append(event)
+    return found

@@ -153,6 +153,11 @@ export interface IStoredMessage {
   status?: string | null;
   model?: string | null;
   created_at?: string | null;
+  /**
+   * An answer's course passages (its source cards), as the `citation` events gave them:
+   * `{course, path, cell (0-based or null), heading, text}`.
+   */
+  citations?: unknown;
 }
 
 /** `GET conversations/{id}`. */

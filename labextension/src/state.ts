@@ -245,6 +245,35 @@ function cellIndexOrNull(value: unknown): number | null {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null;
 }
 
+/** A citation as read from the wire (a stream event or a stored answer's `citations`). */
+function citationFrom(e: Record<string, unknown>): ICitation {
+  return {
+    course: String(e.course ?? ''),
+    path: String(e.path ?? ''),
+    cell: cellIndexOrNull(e.cell),
+    heading: String(e.heading ?? ''),
+    text: String(e.text ?? '')
+  };
+}
+
+/**
+ * `citations` with those of `items` it does not hold yet (items that are not objects
+ * are skipped); the same array when nothing is new.
+ */
+function withCitations(citations: readonly ICitation[], items: unknown): readonly ICitation[] {
+  let out = citations;
+  for (const item of Array.isArray(items) ? items : []) {
+    if (item === null || typeof item !== 'object') {
+      continue;
+    }
+    const citation = citationFrom(item as Record<string, unknown>);
+    if (!out.some(c => sameCitation(c, citation))) {
+      out = [...out, citation];
+    }
+  }
+  return out;
+}
+
 /** Tool steps still running when an answer ends never get a result. */
 function interruptRunning(parts: readonly AnswerPart[]): readonly AnswerPart[] {
   if (!parts.some(p => p.kind === 'tool' && p.status === 'running')) {
@@ -319,17 +348,8 @@ export function applyEvent(
       return { ...message, parts };
     }
     case 'citation': {
-      const citation: ICitation = {
-        course: String(e.course ?? ''),
-        path: String(e.path ?? ''),
-        cell: cellIndexOrNull(e.cell),
-        heading: String(e.heading ?? ''),
-        text: String(e.text ?? '')
-      };
-      if (message.citations.some(c => sameCitation(c, citation))) {
-        return message;
-      }
-      return { ...message, citations: [...message.citations, citation] };
+      const citations = withCitations(message.citations, [e]);
+      return citations === message.citations ? message : { ...message, citations };
     }
     case 'usage':
       return {
@@ -619,7 +639,9 @@ export function messagesFromHistory(stored: readonly IStoredMessage[]): ChatMess
           retryable: false
         };
       }
-      answer = { ...current, parts, status, error, stopReason };
+      // The passages the gateway stored with the answer: its source cards, as streamed.
+      const citations = withCitations(current.citations, m.citations);
+      answer = { ...current, parts, citations, status, error, stopReason };
       if (typeof m.id === 'number' && Number.isInteger(m.id)) {
         answer.messageId = m.id; // the last stored message of the answer
       }

@@ -6,16 +6,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from jupyter_tutor.notebooks import cell_label
+from jupyter_tutor.notebooks import cell_label, cell_number
 
 from . import charts
 from .queries import Table
 
 
 def fmt(value: Any, key: str = "") -> str:
-    """A cell as a person reads it: thousands separated, money with cents, dates short."""
+    """A cell as a person reads it: thousands separated, money with cents, dates short,
+    a notebook cell's index as its number (counting from 1, as JupyterLab shows it)."""
     if value is None:
         return ""
+    if key == "cell" and isinstance(value, int):
+        return str(cell_number(value))
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):

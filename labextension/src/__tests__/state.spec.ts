@@ -368,6 +368,45 @@ describe('messagesFromHistory', () => {
     });
   });
 
+  it('keeps the citations stored with an answer, once each, whatever else is on the wire', () => {
+    const stored = {
+      course: 'intro-python',
+      path: 'week1/loops.ipynb',
+      cell: 3,
+      heading: 'While loops',
+      text: 'A while loop runs while its condition holds.'
+    };
+    const [, a, , b] = messagesFromHistory([
+      { role: 'user', content: 'Why does my loop never stop?' },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: 'tu1', name: 'search_course', input: {} }],
+        citations: [stored]
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: 'x' }] },
+      {
+        role: 'assistant',
+        content: 'Change i inside the loop.',
+        status: 'complete',
+        citations: [
+          stored,
+          { course: 'intro-python', path: 'notes/loops.md', cell: null, heading: '', text: '' },
+          { path: 'week2.ipynb', cell: '<b>7</b>' },
+          'not a passage',
+          null
+        ]
+      },
+      { role: 'user', content: 'and a for loop?' },
+      { role: 'assistant', content: 'No sources here.', status: 'complete' }
+    ]) as IAssistantMessage[];
+    expect(a.citations).toEqual([
+      stored,
+      { course: 'intro-python', path: 'notes/loops.md', cell: null, heading: '', text: '' },
+      { course: '', path: 'week2.ipynb', cell: null, heading: '', text: '' }
+    ]);
+    expect(b.citations).toEqual([]);
+  });
+
   it('skips blocks it cannot show', () => {
     expect(
       messagesFromHistory([

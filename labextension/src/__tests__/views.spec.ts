@@ -11,9 +11,16 @@ import { ErrorBox } from '../errorbox';
 import { FeedbackBar, feedbackStatusText } from '../feedback';
 import { AnswerFooter, endingNote } from '../footer';
 import { QuestionView, questionAbout } from '../question';
-import { IAnswerError, IAssistantMessage, ICitation, IToolStep } from '../state';
+import {
+  IAnswerError,
+  IAssistantMessage,
+  ICitation,
+  IToolStep,
+  messagesFromHistory
+} from '../state';
 import { ToolStepView } from '../toolstep';
 import { trans } from './fakes';
+import oneAnswer from './one_answer.json';
 
 const answer = (fields: Partial<IAssistantMessage> = {}): IAssistantMessage => ({
   role: 'assistant',
@@ -58,6 +65,25 @@ describe('CitationList', () => {
     expect(second.textContent).not.toMatch(/cell|null|NaN/);
     second.click();
     expect(opened).toEqual([file]);
+  });
+
+  it('names a cell as the answer body, the magics and the dashboard do', () => {
+    // tests/test_cell_numbers.py checks the same place in the other three
+    expect(citationPlace(trans, oneAnswer.citation)).toBe(oneAnswer.place);
+  });
+
+  it('shows the sources of an answer reopened from the history', () => {
+    const [, reopened] = messagesFromHistory([
+      { role: 'user', content: 'Why does my loop never stop?' },
+      { role: 'assistant', content: 'Change i.', status: 'complete', citations: [cell] }
+    ]) as [unknown, IAssistantMessage];
+    const list = new CitationList({ trans, openCitation: () => undefined });
+    list.render(reopened.citations);
+    const [link] = testid(list.node, 'tutor-citation');
+    expect(link.dataset.cell).toBe('3');
+    expect(link.querySelector('.jp-tutor-Citation-meta')!.textContent).toBe(
+      'intro-python · week1/loops.ipynb, cell 4'
+    );
   });
 
   it('is hidden without sources, and shows passages as text with a short tooltip', () => {
