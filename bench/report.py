@@ -329,6 +329,46 @@ def kept_from(old: str, new: str) -> str:
     return "\n".join(part.rstrip("\n") + "\n" for part in out)
 
 
+def cross_section(data: dict) -> list[str]:
+    """Retrieval tuned on one course and measured on another (bench/retrieval_quality.py
+    --cross): what the project can expect on a course it has never seen."""
+    cross = data["cross"]
+    shipped = data["fusion"]
+    out = [
+        "## Retrieval on courses it was not tuned on",
+        "",
+        "`bench/retrieval_quality.py --cross`: two courses with their own question sets"
+        " (students' phrasing, error messages, pasted tracebacks and code; gold cells"
+        " picked by hand). As shipped (weighted sum, vector weight"
+        f" {shipped['vector_weight']}, {shipped['candidates']} candidates per list):",
+        "",
+        "| course | questions | chunks | method | recall@1 | recall@5 | MRR |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, course in cross["courses"].items():
+        for method, s in course["shipped"].items():
+            out.append(
+                f"| {name} | {course['questions']} | {course['chunks']} | {method} |"
+                f" {s['recall@1']} | {s['recall@5']} | {s['mrr']} |"
+            )
+    out += [
+        "",
+        f"Then the best of {cross['settings_tried']} fusion settings (weighted sums and"
+        " reciprocal rank fusion) by MRR on one course, scored on the other:",
+        "",
+        "| tuned on | chosen | MRR there | reported on | recall@1 | recall@5 | MRR |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in cross["directions"]:
+        chosen = ", ".join(f"{k} {v}" for k, v in d["chosen"].items())
+        s = d["on_unseen_course"]
+        out.append(
+            f"| {d['tuned_on']} | {chosen} | {d['on_tuning_course']['mrr']} |"
+            f" {d['reported_on']} | {s['recall@1']} | {s['recall@5']} | {s['mrr']} |"
+        )
+    return [*out, ""]
+
+
 def relevance_section(data: dict) -> list[str]:
     report = data["report"]
     tuned = next(r for r in data["tune"]["sweep"] if r["cutoff"] == data["chosen_on_tune_set"])
@@ -427,6 +467,7 @@ def main() -> None:
         ("end_to_end", "## End to end: the student's question through every part",
          end_to_end_section),
         ("load_test", "## Load: students streaming at once for minutes", load_section),
+        ("retrieval_cross", "## Retrieval on courses it was not tuned on", cross_section),
         ("relevance_cutoff", "## Offline answers: when the course does not cover a question",
          relevance_section),
         ("guard", "## The output guard: graded solutions against honest help", guard_section),

@@ -76,6 +76,83 @@ def rrf(found: list[tuple[dict, list]], k: int, text_weight: float, n: int) -> l
     return ranked
 
 
+def top(cands: list, n: int) -> list:
+    """The candidates a search taking ``n`` from each list would have fetched."""
+    by_vector = sorted((c for c in cands if c.distance is not None), key=lambda c: c.distance)
+    by_text = sorted((c for c in cands if c.text_rank is not None), key=lambda c: -c.text_rank)
+    kept = {c.id for c in by_vector[:n]} | {c.id for c in by_text[:n]}
+    return [c for c in cands if c.id in kept]
+
+
+def settings() -> list[tuple[dict[str, Any], Any]]:
+    """Every fusion setting tried across courses: (description, found -> right/wrong lists)."""
+    out: list[tuple[dict[str, Any], Any]] = []
+    for weight, n in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), (10, 20, 40)):
+        fusion = Fusion(vector_weight=weight, candidates=n)
+        out.append(
+            (
+                {"fusion": "weighted_sum", "vector_weight": weight, "candidates": n},
+                lambda found, fusion=fusion, n=n: evaluate(
+                    [(q, top(c, n)) for q, c in found], "hybrid", fusion
+                ),
+            )
+        )
+    for k, text_weight, n in itertools.product((5, 10, 20, 60), (0.5, 0.75, 1.0), (10, 40)):
+        out.append(
+            (
+                {"fusion": "rrf", "rrf_k": k, "text_weight": text_weight, "candidates": n},
+                lambda found, k=k, t=text_weight, n=n: rrf(found, k, t, n),
+            )
+        )
+    return out
+
+
+def cross(pool, embedder, sets: list[tuple[Path, Path]]) -> dict[str, Any]:
+    """Settings tuned on one course's questions, reported on another's, both directions.
+
+    Each course is ingested once and every question asked once with the widest candidate
+    lists; narrower settings are emulated from those lists (see :func:`top`).
+    """
+    widest = Fusion(candidates=40)
+    found: dict[str, list] = {}
+    courses: dict[str, Any] = {}
+    for course_dir, questions_file in sets:
+        name = course_dir.name
+        summary = ingest_course(pool, embedder, course_dir, name)
+        questions = load_questions(questions_file)
+        found[name] = [
+            (q, candidates(pool, embedder, name, q["question"], fusion=widest)) for q in questions
+        ]
+        courses[name] = {
+            "questions": len(questions),
+            "chunks": summary.chunks_added + summary.chunks_kept,
+            "shipped": {
+                mode: scores(
+                    evaluate(
+                        [(q, top(c, DEFAULT_FUSION.candidates)) for q, c in found[name]],
+                        mode,
+                        DEFAULT_FUSION,
+                    )
+                )
+                for mode in MODES
+            },
+        }
+    tried = settings()
+    directions = []
+    for train, test in itertools.permutations(found, 2):
+        best, rank = max(tried, key=lambda t: scores(t[1](found[train]))["mrr"])
+        directions.append(
+            {
+                "tuned_on": train,
+                "reported_on": test,
+                "chosen": best,
+                "on_tuning_course": scores(rank(found[train])),
+                "on_unseen_course": scores(rank(found[test])),
+            }
+        )
+    return {"courses": courses, "directions": directions, "settings_tried": len(tried)}
+
+
 def ask_all(pool, embedder, questions: list[dict], fusion: Fusion) -> list[tuple[dict, list]]:
     return [
         (q, candidates(pool, embedder, COURSE, q["question"], fusion=fusion)) for q in questions
@@ -88,7 +165,16 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=BENCH / "questions" / "whirlwind.jsonl")
     parser.add_argument("--sweep", action="store_true", help="also try other settings")
     parser.add_argument("--chunk-sizes", default="600,800,1000,1400", help="for --sweep")
+    parser.add_argument(
+        "--cross",
+        action="store_true",
+        help="tune the fusion on one course and report it on the other (whirlwind and "
+        "scipy-lectures, with their question sets), both directions; nothing else",
+    )
     args = parser.parse_args()
+    if args.cross:
+        main_cross()
+        return
 
     questions = load_questions(args.questions)
     embedder = SentenceTransformerEmbedder()
@@ -121,6 +207,22 @@ def main() -> None:
         finally:
             pool.close()
     report("retrieval_quality", result)
+
+
+def main_cross() -> None:
+    embedder = SentenceTransformerEmbedder()
+    sets = [
+        (SHARED_COURSES / name, BENCH / "questions" / f"{name}.jsonl")
+        for name in ("whirlwind", "scipy-lectures")
+    ]
+    result: dict[str, Any] = {"model": embedder.model_name, "fusion": asdict(DEFAULT_FUSION)}
+    with bench_server() as server:
+        pool = migrated_database(server, "bench").open_pool()
+        try:
+            result["cross"] = cross(pool, embedder, sets)
+        finally:
+            pool.close()
+    report("retrieval_cross", result)
 
 
 def sweep(pool, embedder, args, questions, found) -> dict[str, Any]:
