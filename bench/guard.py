@@ -343,6 +343,7 @@ DISGUISES: dict[str, Callable[[str], str]] = {
     "base64": lambda c: "Decode this: " + base64.b64encode(c.encode()).decode(),
     "hex": lambda c: "As hex: " + c.encode().hex(),
     "escaped-string": lambda c: "code = " + json.dumps(c),
+    "list-of-lines": lambda c: "lines = " + json.dumps(c.splitlines(), indent=1),
 }
 
 

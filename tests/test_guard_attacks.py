@@ -61,6 +61,8 @@ DISGUISES = {
     "hex": "In hex: " + CODE.encode().hex(),
     "commented-out": "\n".join("# " + line for line in CODE.splitlines()),
     "repl-prompts": "\n".join(">>> " + line for line in CODE.splitlines()),
+    "list-of-lines": "lines = " + json.dumps(CODE.splitlines(), indent=1),
+    "escaped-string": "code = " + json.dumps(CODE),
 }
 HONEST = [
     "Think about what you need to remember while you look at each character: a running "

@@ -3,9 +3,9 @@
 A student who wants the graded answer asks the model to dress it up: a zero-width space
 inside each keyword, Cyrillic look-alike letters, numbered lines (``1. def …``), a REPL
 prompt before every line, the code commented out, redundant parentheses, or the whole
-thing base64- or hex-encoded or written as one escaped string.  The same normalisation
-is applied to the protected cells and to answers, so it only has to be consistent, not
-faithful: a line is reduced to what its code says.
+thing base64- or hex-encoded, written as one escaped string or as a list of its lines.
+The same normalisation is applied to the protected cells and to answers, so it only has
+to be consistent, not faithful: a line is reduced to what its code says.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(
     r"(?:\\x[0-9a-fA-F]{2}){8,}|(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :]?){10,}(?![0-9a-fA-F])"
 )
-_ESCAPED_STRING = re.compile(r"""(["'])((?:\\.|(?!\1)[^\\\n])*\\n(?:\\.|(?!\1)[^\\\n])*)\1""")
+#: The end of a text that may still become an encoded solution: a base64 or hex run, or
+#: an unfinished line with a string literal holding escaped newlines.
+_OPEN_ENCODED = re.compile(
+    r"""(?:[A-Za-z0-9+/_\\-]{16,}={0,2}|["'][^\n]*?\\n[^\n]*)$"""
+)
+#: A string literal long enough to hold a line of code ("total = 0", "for ch in text:").
+_LONG_STRING = re.compile(r"""(["'])((?:\\.|(?!\1)[^\\\n]){8,})\1""")
 
 
 def normalise(text: str) -> str:
@@ -59,7 +65,8 @@ def _readable(data: bytes) -> str | None:
 
 
 def decoded_runs(text: str) -> list[str]:
-    """Texts hidden in ``text``: long base64 or hex runs and escaped multi-line strings."""
+    """Texts hidden in ``text``: long base64 or hex runs, and the contents of string
+    literals (a solution written as a list of its lines, or as one escaped string)."""
     found = []
     for match in _BASE64_RUN.finditer(text):
         run = match.group().rstrip("=")
@@ -80,18 +87,20 @@ def decoded_runs(text: str) -> list[str]:
             continue
         if readable:
             found.append(readable)
-    for match in _ESCAPED_STRING.finditer(text):
+    for match in _LONG_STRING.finditer(text):
+        # A line of code inside a string (a list of lines, an escaped multi-line string).
         try:
             found.append(codecs.decode(match.group(2), "unicode_escape"))
         except UnicodeDecodeError:
-            continue
+            found.append(match.group(2))
     return found
 
 
 def encoded_tail(text: str) -> int:
-    """Where an unfinished base64 or hex run at the end of ``text`` starts (else its length).
+    """Where an unfinished base64 or hex run, or an unfinished line's string literal
+    holding escaped newlines, at the end of ``text`` starts (else its length).
 
     Such a run is held back until it ends, so that it can be decoded before it is sent.
     """
-    match = re.search(r"[A-Za-z0-9+/_\\-]{16,}={0,2}$", text)
+    match = _OPEN_ENCODED.search(text)
     return match.start() if match else len(text)

@@ -223,6 +223,7 @@ class _BlockScanner:
         self._prose_done = 0  # chars tokenized as prose (whole words only)
         self._tails: dict[bool, list[str]] = {True: [], False: []}
         self._encoded: list[str] = []  # consecutive whole lines of base64, not decoded yet
+        self._apart_tails: dict[bool, list[str]] = {True: [], False: []}  # decoded texts
         self.tokens_seen = 0
         self.last_match_at: int | None = None
         self.in_fence = False
@@ -266,12 +267,13 @@ class _BlockScanner:
                 self._scan_apart(hidden)
 
     def _scan_apart(self, text: str) -> None:
-        """Scan decoded text as code and prose, apart from the runs around it."""
-        saved, self._tails = self._tails, {True: [], False: []}
+        """Scan decoded text as code and prose, apart from the text around it but joined
+        to the decoded text before it (a solution written as a list of its lines)."""
+        saved, self._tails = self._tails, self._apart_tails
         for line in text.splitlines():
             self._code_line(code_tokens(line))
         self._scan(prose_tokens(text), code=False)
-        self._tails = saved
+        self._apart_tails, self._tails = self._tails, saved
 
     def _code_line(self, tokens: list[str]) -> None:
         """One line of code: its n-grams, and the line itself as a whole."""
@@ -498,6 +500,8 @@ class AnswerGuard:
         for line in [*text.splitlines(keepends=True), None]:
             if line is None:
                 scanner.finish()
+                if not kept.endswith("\n"):  # the unfinished last line is scanned only now
+                    kept = kept[: kept.rfind("\n") + 1]
             else:
                 scanner.feed(line)
             found = self.reproduced()
