@@ -32,7 +32,7 @@ _database_names = itertools.count()
 #: Fixtures that start a whole JupyterHub or a Jupyter server, and modules that run the
 #: demo: their tests are not in the fast tier.
 _SLOW_FIXTURES = {"hub", "make_gateway", "server"}
-_SLOW_MODULES = {"test_demo.py"}
+_SLOW_MODULES = {"test_demo.py", "test_gateway_startup.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

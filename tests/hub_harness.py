@@ -105,10 +105,13 @@ class RunningHub:
         self.api("DELETE", f"/users/{user}/server")
 
     def wait_for_gateway(self, timeout: float = 120) -> None:
+        """Wait until the gateway is fully started (embedding model loaded: the tests expect
+        hybrid retrieval, not the text-only retrieval it serves while loading)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.gateway_url + "health", timeout=2).status_code == 200:
+                health = httpx.get(self.gateway_url + "health", timeout=2)
+                if health.status_code == 200 and health.json().get("status") == "ok":
                     return
             except httpx.HTTPError:
                 pass

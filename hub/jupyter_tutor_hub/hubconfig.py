@@ -73,6 +73,10 @@ SERVER_TOKEN_SCOPES = [
 ]
 
 
+#: Seconds JupyterHub waits for the managed gateway's port (its default is 10-30 s).
+GATEWAY_START_TIMEOUT = 120
+
+
 def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]:
     """The gateway as a hub-managed service (local demo, tests)."""
     return {
@@ -83,9 +87,9 @@ def managed_gateway_service(port: int, env: Mapping[str, str]) -> dict[str, Any]
         "display": True,
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": DASHBOARD_OAUTH_SCOPES,
-        # It imports torch and loads the embedder before it listens: ~10 s on an idle
-        # machine, past JupyterHub's default 30 s on a busy one (the hub then exits).
-        "timeout": 120,
+        # The gateway opens its port within seconds (heavy parts load behind it); the
+        # margin is for a machine under load, where even the interpreter starts slowly.
+        "timeout": GATEWAY_START_TIMEOUT,
     }
 
 

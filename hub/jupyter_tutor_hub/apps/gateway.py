@@ -4,6 +4,12 @@ Managed by the hub (demo, one host) it reads its URL, prefix and hub token from 
 environment JupyterHub gives services; as an external service (Kubernetes, several
 replicas) the same variables come from the deployment.  Settings are traitlets, from the
 command line or a config file (``--config`` or ``$TUTOR_GATEWAY_CONFIG``).
+
+It starts fast, in this order: the port opens at once (``health`` says ``starting``,
+see :mod:`.startup`); the heavy modules are imported and the database pool opened; the
+real routes take over, answering with text-only retrieval while the embedding model loads
+in the background (``health`` says ``starting`` until it is loaded).  So this module
+imports nothing heavy at its top: not the Anthropic SDK, not the dashboard, not torch.
 """
 
 from __future__ import annotations
@@ -12,36 +18,41 @@ import asyncio
 import logging
 import os
 import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pythonjsonlogger.json import JsonFormatter
 from tornado.httpserver import HTTPServer
 from traitlets import Bool, Integer, Unicode, default
-from traitlets.config import Application
+from traitlets.config import Application, Configurable
 
-from jupyter_tutor import __version__, tracing
+from jupyter_tutor import __version__
 
-from ..dashboard.queries import Analytics
-from ..db import Database, DatabaseError
-from ..gateway.auth import HubTokenIdentifier
-from ..gateway.metering import Metering
-from ..gateway.prompt import PromptBuilder
-from ..gateway.request import ModelPolicy
-from ..gateway.service import TutorGateway
-from ..gateway.store import ConversationStore
-from ..gateway.upstream import Upstream
-from ..policy.guard import SolutionGuard
-from ..policy.guardrails import Guardrails
-from .web import make_app
+from .startup import SwitchingRouter, in_daemon_thread, starting_app
+
+if TYPE_CHECKING:
+    from tornado.web import Application as WebApplication
+
+    from ..db import Database
+    from ..gateway.service import TutorGateway
 
 
-class GatewayApp(Application):
-    """Run the tutor gateway (the hub service that holds the API key)."""
+def configurable_classes() -> list[type[Configurable]]:
+    """The classes whose settings the gateway reads (importing them is the slow part)."""
+    from ..dashboard.queries import Analytics
+    from ..db import Database
+    from ..gateway.metering import Metering
+    from ..gateway.prompt import PromptBuilder
+    from ..gateway.request import ModelPolicy
+    from ..gateway.service import TutorGateway
+    from ..gateway.store import ConversationStore
+    from ..gateway.upstream import Upstream
+    from ..policy.guard import SolutionGuard
+    from ..policy.guardrails import Guardrails
 
-    name = "jupyter-tutor-gateway"
-    version = __version__
-    description = __doc__
-    classes = [
+    return [
         TutorGateway,
         Upstream,
         Metering,
@@ -53,6 +64,18 @@ class GatewayApp(Application):
         Analytics,
         Database,
     ]
+
+
+class GatewayApp(Application):
+    """Run the tutor gateway (the hub service that holds the API key)."""
+
+    name = "jupyter-tutor-gateway"
+    version = __version__
+    description = __doc__
+    # The configurable classes join when the command line names any (``--help-all``,
+    # ``--Class.trait=...``); the hub starts the service without arguments, and importing
+    # them first would delay the open port by seconds.
+    classes: list[type[Configurable]] = []
 
     aliases = {
         "ip": "GatewayApp.ip",
@@ -101,44 +124,93 @@ class GatewayApp(Application):
             self.log.handlers = [handler]
             self.log.propagate = False
 
+    def parse_command_line(self, argv: list[str] | None = None) -> None:
+        argv = sys.argv[1:] if argv is None else argv
+        if argv:
+            self.classes = [*self.classes, *configurable_classes()]
+        super().parse_command_line(argv)
+
     def start(self) -> None:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        tracing.configure("jupyter-tutor-gateway")
-        database = Database(parent=self)
-        gateway = TutorGateway(parent=self, log=self.log)
-        try:
-            gateway.pool = await database.open_async_pool()
-        except DatabaseError as err:
-            self.log.error(str(err))
-            self.exit(1)
-        async with gateway.pool.connection() as conn:
-            closed = await gateway.store.close_stale_answers(conn)
-        if closed:
-            self.log.warning("%d answers left streaming by a dead gateway: interrupted", closed)
-        await asyncio.to_thread(gateway.load_embedder)
-        app = make_app(self.prefix, gateway, HubTokenIdentifier())
-        server = HTTPServer(app, xheaders=True, idle_connection_timeout=300)
+        router = SwitchingRouter(starting_app(self.prefix))
+        server = HTTPServer(router, xheaders=True, idle_connection_timeout=300)
         server.listen(self.port, self.ip)
-        self.log.info(
-            "Tutor gateway listening on http://%s:%d%s (model: %s)",
-            self.ip,
-            self.port,
-            self.prefix,
-            "offline responder" if gateway.upstream.offline else "Anthropic API",
-        )
+        self.log.info("Tutor gateway listening on http://%s:%d%s", self.ip, self.port, self.prefix)
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         # A service started from a non-interactive shell inherits SIGINT ignored: install
         # handlers explicitly so the hub's shutdown does not wait on us.
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
-        await stopped.wait()
+        resources: list[Any] = []
+        starting = asyncio.ensure_future(self._start_gateway(router, resources))
+        stop = asyncio.ensure_future(stopped.wait())
+        await asyncio.wait({starting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        failed = starting.done() and starting.exception() is not None
+        if not failed:
+            await stop
         self.log.info("Tutor gateway stopping")
         server.stop()
-        await gateway.pool.close()
-        database.close()
+        starting.cancel()
+        await self._close(resources)
+        if failed:
+            self.log.error("The tutor gateway could not start: %s", starting.exception())
+            self.exit(1)
+
+    async def _start_gateway(self, router: SwitchingRouter, resources: list[Any]) -> None:
+        """Import, open the database, switch to the real routes, then load the model."""
+        started = time.monotonic()
+        await in_daemon_thread(configurable_classes)
+        from jupyter_tutor import tracing
+
+        from ..db import Database
+
+        tracing.configure("jupyter-tutor-gateway")
+        database = Database(parent=self)
+        resources.append(database)
+        gateway = await self._open_gateway(database)
+        resources.append(gateway)
+        router.target = await in_daemon_thread(lambda: self._make_app(gateway))
+        self.log.info(
+            "Tutor gateway ready in %.1f s (model: %s)",
+            time.monotonic() - started,
+            "offline responder" if gateway.upstream.offline else "Anthropic API",
+        )
+        await in_daemon_thread(gateway.load_embedder)
+
+    async def _open_gateway(self, database: Database) -> TutorGateway:
+        from ..gateway.service import TutorGateway
+
+        gateway = TutorGateway(parent=self, log=self.log)
+        gateway.pool = await database.open_async_pool()
+        async with gateway.pool.connection() as conn:
+            closed = await gateway.store.close_stale_answers(conn)
+        if closed:
+            self.log.warning("%d answers left streaming by a dead gateway: interrupted", closed)
+        return gateway
+
+    def _make_app(self, gateway: TutorGateway) -> WebApplication:
+        from ..gateway.auth import HubTokenIdentifier
+        from .web import make_app
+
+        return make_app(self.prefix, gateway, HubTokenIdentifier())
+
+    async def _close(self, resources: list[Any]) -> None:
+        """Close what was opened (the pool, the embedded database); never raises."""
+        from jupyter_tutor import tracing
+
+        from ..db import Database
+
+        for resource in reversed(resources):
+            try:
+                if isinstance(resource, Database):
+                    resource.close()
+                elif resource.pool is not None:
+                    await resource.pool.close()
+            except Exception:
+                self.log.warning("Closing %r failed", resource, exc_info=True)
         tracing.shutdown()
 
 

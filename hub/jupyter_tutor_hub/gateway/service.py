@@ -10,11 +10,11 @@ import asyncio
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 from traitlets import Any as AnyTrait
-from traitlets import Float, Instance, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
@@ -27,6 +27,9 @@ from .prompt import PromptBuilder
 from .request import ModelPolicy
 from .store import ConversationStore
 from .upstream import Upstream
+
+if TYPE_CHECKING:
+    from ..course.search import Mode
 
 
 class TutorGateway(LoggingConfigurable):
@@ -55,6 +58,9 @@ class TutorGateway(LoggingConfigurable):
 
     pool = Instance(AsyncConnectionPool, allow_none=True)
     embedder = AnyTrait(None, allow_none=True, help="The course embedder (loaded at start).")
+    embedder_loading = Bool(
+        False, help="True while the embedder loads: retrieval is text-only, health 'starting'."
+    )
     upstream = Instance(Upstream)
     metering = Instance(Metering)
     policy = Instance(ModelPolicy)
@@ -93,9 +99,10 @@ class TutorGateway(LoggingConfigurable):
         return self.offline_min_similarity if self.embedder is not None else None
 
     def load_embedder(self) -> None:
-        """Load the course embedder (seconds of CPU: call it in a thread at start).
+        """Load the course embedder (seconds of CPU: call it in a thread once serving).
 
-        Without a course there is nothing to retrieve, so nothing is loaded.
+        Until it is loaded, retrieval runs on full text only.  Without a course there is
+        nothing to retrieve, so nothing is loaded.
         """
         if not self.default_course:
             self.log.warning(
@@ -103,24 +110,40 @@ class TutorGateway(LoggingConfigurable):
                 "$TUTOR_DEFAULT_COURSE): answers get no course passages."
             )
             return
-        from ..course.embedder import SentenceTransformerEmbedder
+        self.embedder_loading = True
+        self.log.info("Loading the embedding model; retrieval is text-only until it is loaded")
+        started = time.monotonic()
+        try:
+            from ..course.embedder import SentenceTransformerEmbedder
 
-        embedder = SentenceTransformerEmbedder(parent=self)
-        embedder.embed_query("warm up")
-        self.embedder = embedder
+            embedder = SentenceTransformerEmbedder(parent=self)
+            embedder.embed_query("warm up")
+            self.embedder = embedder
+            self.log.info(
+                "Embedding model loaded in %.1f s; retrieval is hybrid",
+                time.monotonic() - started,
+            )
+        except Exception:
+            self.log.error(
+                "The embedding model could not be loaded; retrieval stays text-only",
+                exc_info=True,
+            )
+        finally:
+            self.embedder_loading = False
 
     async def retrieve(self, course: str, question: str, k: int | None = None) -> Sequence[Any]:
         """Student-visible course passages for ``question``; empty on any failure."""
         k = self.passages if k is None else k
-        if not (course and question.strip() and k and self.embedder and self.pool):
+        if not (course and question.strip() and k and self.pool):
             return []
+        mode: Mode = "hybrid" if self.embedder is not None else "text"
         from ..course.search import asearch
 
         started = time.monotonic()
         try:
-            with tracing.span("gateway.retrieval", course=course, k=k) as span:
+            with tracing.span("gateway.retrieval", course=course, k=k, mode=mode) as span:
                 hits = await asyncio.wait_for(
-                    asearch(self.pool, self.embedder, course, question, k),
+                    asearch(self.pool, self.embedder, course, question, k, mode=mode),
                     timeout=self.retrieval_timeout,
                 )
                 span.set_attribute("tutor.passages", len(hits))

@@ -16,6 +16,11 @@ class MetricsHandler(GatewayHandler):
 
 
 class HealthHandler(GatewayHandler):
+    """``starting`` while the embedding model loads (questions are answered meanwhile,
+    with text-only retrieval), ``degraded`` (503) without the database, else ``ok``.
+    Before this handler is mounted, the start-up application answers ``starting`` (503).
+    """
+
     route = "health"
 
     async def get(self) -> None:
@@ -26,10 +31,17 @@ class HealthHandler(GatewayHandler):
                 await conn.execute("SELECT 1")
         except Exception:
             database = "unavailable"
+        if database != "ok":
+            status = "degraded"
+        elif gateway.embedder_loading:
+            status = "starting"
+        else:
+            status = "ok"
         self.write_json(
             {
-                "status": "ok" if database == "ok" else "degraded",
+                "status": status,
                 "database": database,
+                "retrieval": "hybrid" if gateway.embedder is not None else "text",
                 "upstream": "offline"
                 if gateway.upstream.offline
                 else gateway.upstream.breaker.state,
