@@ -38,8 +38,13 @@ async def test_budget_holds_under_twenty_concurrent_requests(
 ) -> None:
     budget = 3000
     per_request = 100 + 150  # the fake reports 100 input and 150 output tokens
+    # All twenty in flight at once (no cap on open requests), each reserving the tutor's
+    # rules (about 3,000 characters here: no course) on top of the question.
     gateway = await make_gateway(
-        Metering__daily_token_budget=budget, Metering__min_output_tokens=50
+        Metering__daily_token_budget=budget,
+        Metering__min_output_tokens=50,
+        Metering__max_open_streams=0,
+        Metering__prompt_allowance_chars=3000,
     )
     fake_upstream.script(
         *[
@@ -69,7 +74,9 @@ async def test_budget_holds_under_twenty_concurrent_requests(
 async def test_usd_budget_and_usage_endpoint(make_gateway, hub, fake_upstream) -> None:
     import httpx
 
-    gateway = await make_gateway(Metering__daily_usd_budget=0.01)
+    gateway = await make_gateway(
+        Metering__daily_usd_budget=0.01, Metering__prompt_allowance_chars=3000
+    )
     token = hub.token_for("student2", SCOPES)
     fake_upstream.script(Reply.text("ok", input_tokens=1000, output_tokens=500))
     await ask(gateway.client(token))

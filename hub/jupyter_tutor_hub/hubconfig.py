@@ -145,12 +145,17 @@ def apply_common(c: Any, *, gateway_url: str, instructor_groups: list[str]) -> N
     c.Spawner.default_url = "/lab"
 
 
+#: The demo gateway's limits (budgets, rate, open streams), unless $TUTOR_GATEWAY_CONFIG.
+DEMO_GATEWAY_CONFIG = Path(__file__).parent / "configs" / "gateway_config_demo.py"
+
+
 def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     """The local demo (and the integration tests): everything on 127.0.0.1, local processes.
 
     Read from the environment that ``jupyter-tutor demo`` (or a test) prepares:
     ``TUTOR_DATA_DIR``, ``TUTOR_DEMO_PORT``, ``TUTOR_GATEWAY_PORT``, ``TUTOR_DEMO_PASSWORD``,
-    ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``.
+    ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``; the gateway's
+    settings come from ``TUTOR_GATEWAY_CONFIG``, by default the demo's own limits.
     """
     data_dir = Path(env["TUTOR_DATA_DIR"])
     port = int(env.get("TUTOR_DEMO_PORT", "8000"))
@@ -193,7 +198,8 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     if os.geteuid() == 0:
         c.Spawner.args = ["--allow-root"]
 
-    add_services(c, [managed_gateway_service(gateway_port, env)])
+    gateway_env = {"TUTOR_GATEWAY_CONFIG": str(DEMO_GATEWAY_CONFIG), **env}
+    add_services(c, [managed_gateway_service(gateway_port, gateway_env)])
     apply_common(
         c,
         gateway_url=f"http://127.0.0.1:{gateway_port}{SERVICE_PREFIX}",

@@ -4,12 +4,31 @@ After ``threshold`` consecutive failures the breaker opens: requests are refused
 (with how long to wait) instead of each one waiting for retries against a dead service.
 After ``cooldown`` seconds one trial request is let through (half-open); its success
 closes the breaker, its failure opens it again.
+
+The invariant that keeps the breaker from sticking half-open: every request holds a
+:class:`Permit`, and the trial's permit frees the trial slot on *every* outcome (success,
+failure, cancellation, a client that left before anything was decided), so the next
+request after an undecided trial becomes the new trial.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+
+class Permit:
+    """One request's leave to go upstream; ``release`` it whatever happens (idempotent)."""
+
+    def __init__(self, breaker: CircuitBreaker, trial: int | None) -> None:
+        self._breaker = breaker
+        #: The trial's serial number when this is the half-open trial request, else None.
+        self.trial = trial
+
+    def release(self) -> None:
+        """Free the trial slot if this permit still holds it (no outcome was recorded)."""
+        self._breaker._release(self.trial)
+        self.trial = None
 
 
 class CircuitBreaker:
@@ -27,6 +46,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_running = False
+        self._trial_serial = 0
 
     @property
     def state(self) -> str:
@@ -43,15 +63,16 @@ class CircuitBreaker:
             return 0
         return max(1, int(self.cooldown - (self._clock() - self._opened_at) + 0.999))
 
-    def allow(self) -> bool:
-        """Whether a request may go upstream now (claims the half-open trial slot)."""
+    def acquire(self) -> Permit | None:
+        """A permit to go upstream now, or None (claims the half-open trial slot)."""
         state = self.state
         if state == "closed":
-            return True
+            return Permit(self, None)
         if state == "half-open" and not self._trial_running:
             self._trial_running = True
-            return True
-        return False
+            self._trial_serial += 1
+            return Permit(self, self._trial_serial)
+        return None
 
     def record_success(self) -> None:
         self._failures = 0
@@ -63,3 +84,7 @@ class CircuitBreaker:
         self._trial_running = False
         if self._opened_at is not None or self._failures >= self.threshold:
             self._opened_at = self._clock()
+
+    def _release(self, trial: int | None) -> None:
+        if trial is not None and self._trial_running and trial == self._trial_serial:
+            self._trial_running = False

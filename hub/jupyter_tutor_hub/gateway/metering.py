@@ -5,11 +5,21 @@ Before a request goes upstream it *reserves* its worst case (estimated input plu
 same user queue on that lock, so together they can never spend more than the budget.
 When the answer ends, the reservation is replaced by what was really used.  A gateway
 that dies mid-request leaves a reservation that expires by itself.
+
+Admission comes before any expensive work (policy resolution, retrieval, the model), so a
+student who floods the gateway costs it little: past ``max_open_streams`` requests of the
+same user in flight, the next is refused from memory, without touching the database.
+The reservation is made before the gateway has built its system prompt, so it counts
+``prompt_allowance_chars`` for it, and the prompt builder keeps within that bound.
+A course's ``budget`` in ``tutor.yaml`` tightens the operator's daily budgets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,6 +28,7 @@ from psycopg import AsyncConnection
 from traitlets import Dict, Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..policy.config import CourseConfig
 from . import metrics
 from .errors import rate_limited
 
@@ -67,6 +78,24 @@ class Reservation:
     max_output_tokens: int
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The daily limits that apply to one request (0: no limit)."""
+
+    tokens: int = 0
+    usd: float = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens or self.usd)
+
+
+def _tighter(a: float, b: float | None) -> float:
+    """The stricter of two limits, where 0 (or None) means no limit."""
+    if not b:
+        return a
+    return min(a, b) if a else b
+
+
 class Metering(LoggingConfigurable):
     """Prices, per-user daily budgets and request rate limits."""
 
@@ -92,6 +121,51 @@ class Metering(LoggingConfigurable):
     reservation_seconds = Integer(
         900, help="A reservation left by a request that never finished expires after this."
     ).tag(config=True)
+    max_open_streams = Integer(
+        3,
+        help="""Messages requests one user may have in flight at once (in this gateway
+        process); more are refused at once with a 429, before any database or model work.
+        0: no limit.""",
+    ).tag(config=True)
+    prompt_allowance_chars = Integer(
+        12_000,
+        help="""Characters reserved, at admission, for what the gateway adds to a request
+        (the tutor's rules, the course's settings and policy, course passages). Admission
+        comes before the prompt is built; passages that would exceed this are left out,
+        so the reservation stays a true worst case.""",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def open_slot(self, user: str) -> Iterator[None]:
+        """Hold one of ``user``'s open-request slots for the block, or raise a 429."""
+        if self.max_open_streams and self._open[user] >= self.max_open_streams:
+            metrics.BUDGET_REJECTIONS.labels("open_streams").inc()
+            raise rate_limited(
+                f"You already have {self.max_open_streams} questions being answered. "
+                "Wait for one of them to finish, then ask again.",
+                5,
+                "too_many_streams",
+            )
+        self._open[user] += 1
+        try:
+            yield
+        finally:
+            self._open[user] -= 1
+            if not self._open[user]:
+                del self._open[user]
+
+    def budget(self, course: CourseConfig | None = None) -> Budget:
+        """The operator's daily budgets, tightened by ``course``'s own (``tutor.yaml``)."""
+        if course is None:
+            return Budget(self.daily_token_budget, self.daily_usd_budget)
+        return Budget(
+            int(_tighter(self.daily_token_budget, course.daily_tokens)),
+            float(_tighter(self.daily_usd_budget, course.daily_usd)),
+        )
 
     def price(self, model: str) -> dict[str, float]:
         if model in self.prices:
@@ -110,22 +184,32 @@ class Metering(LoggingConfigurable):
         return (total / _MILLION).quantize(Decimal("0.000001"))
 
     async def admit(
-        self, conn: AsyncConnection, user: str, model: str, input_chars: int, max_tokens: int
+        self,
+        conn: AsyncConnection,
+        user: str,
+        model: str,
+        input_chars: int,
+        max_tokens: int,
+        course: CourseConfig | None = None,
     ) -> Reservation:
         """Check the rate limit and reserve the request's worst case, or raise a 429.
 
-        Returns the reservation, whose ``max_output_tokens`` may be lower than asked when
-        the budget is nearly used up (a shorter answer rather than none).
+        ``input_chars`` is what the caller sent; ``prompt_allowance_chars`` is added for
+        what the gateway adds.  Returns the reservation, whose ``max_output_tokens`` may be
+        lower than asked when the budget is nearly used up (a shorter answer rather than
+        none).
         """
+        budget = self.budget(course)
         async with conn.transaction():
             day = (
                 await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
             )[0]
             if self.requests_per_minute:
                 await self._count_request(conn, user)
-            if not (self.daily_token_budget or self.daily_usd_budget):
+            if not budget:
                 return Reservation(None, user, day, max_tokens)
-            return await self._reserve(conn, user, day, model, input_chars, max_tokens)
+            input_chars += self.prompt_allowance_chars
+            return await self._reserve(conn, user, day, model, input_chars, max_tokens, budget)
 
     async def _count_request(self, conn: AsyncConnection, user: str) -> None:
         row = await (
@@ -155,6 +239,7 @@ class Metering(LoggingConfigurable):
         model: str,
         input_chars: int,
         max_tokens: int,
+        budget: Budget,
     ) -> Reservation:
         await conn.execute(
             "INSERT INTO usage_daily (user_name, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -180,11 +265,13 @@ class Metering(LoggingConfigurable):
             model,
             input_tokens,
             max_tokens,
+            budget,
             spent_tokens=used_tokens + held_tokens,
             spent_usd=used_usd + held_usd,
         )
         if output_tokens < min(self.min_output_tokens, max_tokens):
-            reason = "daily_usd" if self._usd_exhausted(used_usd + held_usd) else "daily_tokens"
+            exhausted = budget.usd and used_usd + held_usd >= Decimal(str(budget.usd))
+            reason = "daily_usd" if exhausted else "daily_tokens"
             metrics.BUDGET_REJECTIONS.labels(reason).inc()
             raise rate_limited(_budget_message(), _seconds_to_midnight(), "budget_exceeded")
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
@@ -202,22 +289,20 @@ class Metering(LoggingConfigurable):
         model: str,
         input_tokens: int,
         max_tokens: int,
+        budget: Budget,
         *,
         spent_tokens: int,
         spent_usd: Decimal,
     ) -> int:
         allowed = max_tokens
-        if self.daily_token_budget:
-            allowed = min(allowed, self.daily_token_budget - spent_tokens - input_tokens)
-        if self.daily_usd_budget:
+        if budget.tokens:
+            allowed = min(allowed, budget.tokens - spent_tokens - input_tokens)
+        if budget.usd:
             p = self.price(model)
-            left = Decimal(str(self.daily_usd_budget)) - spent_usd
+            left = Decimal(str(budget.usd)) - spent_usd
             left -= Decimal(str(p["input"])) * input_tokens / _MILLION
             allowed = min(allowed, int(left * _MILLION / Decimal(str(p["output"]))))
         return max(0, int(allowed))
-
-    def _usd_exhausted(self, spent: Decimal) -> bool:
-        return bool(self.daily_usd_budget) and spent >= Decimal(str(self.daily_usd_budget))
 
     async def settle(
         self, conn: AsyncConnection, reservation: Reservation, model: str, usage: Usage
@@ -247,8 +332,11 @@ class Metering(LoggingConfigurable):
             metrics.TOKENS.labels(model, kind.removesuffix("_tokens")).inc(getattr(usage, kind))
         return cost
 
-    async def today(self, conn: AsyncConnection, user: str) -> dict[str, Any]:
+    async def today(
+        self, conn: AsyncConnection, user: str, course: CourseConfig | None = None
+    ) -> dict[str, Any]:
         """The caller's usage today and what is left of the budgets."""
+        budget = self.budget(course)
         row = await (
             await conn.execute(
                 "SELECT tokens, cost_usd, requests FROM usage_daily"
@@ -262,11 +350,9 @@ class Metering(LoggingConfigurable):
             "tokens": int(tokens),
             "cost_usd": float(cost),
             "requests": int(requests),
-            "daily_token_budget": self.daily_token_budget or None,
-            "daily_usd_budget": self.daily_usd_budget or None,
-            "tokens_left": max(0, self.daily_token_budget - int(tokens))
-            if self.daily_token_budget
-            else None,
+            "daily_token_budget": budget.tokens or None,
+            "daily_usd_budget": budget.usd or None,
+            "tokens_left": max(0, budget.tokens - int(tokens)) if budget.tokens else None,
             "resets_in_seconds": _seconds_to_midnight(),
         }
 

@@ -2,12 +2,16 @@
 
 Retries (429, 529 and 5xx, honouring ``retry-after``) are the SDK's own, and they happen
 only before the response starts, so nothing is ever retried after the first byte reached
-the student.  Failures that survive the retries count against the circuit breaker.
+the student.  Failures that survive the retries count against the circuit breaker, and the first
+event relayed from a stream counts as its success.  Every call holds a breaker permit that
+is released on every outcome, so a trial request that is cancelled or whose student left
+never leaves the breaker stuck half-open.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -18,7 +22,7 @@ from jupyter_tutor import tracing
 from jupyter_tutor.protocol import retry_after_seconds
 
 from . import metrics
-from .breaker import CircuitBreaker
+from .breaker import CircuitBreaker, Permit
 from .errors import GatewayError, rate_limited, unavailable
 
 
@@ -77,16 +81,29 @@ class Upstream(LoggingConfigurable):
             )
         return self._client
 
-    async def open_stream(self, params: dict[str, Any]) -> anthropic.AsyncStream[Any]:
-        """Start a streaming request; its events are then read by the caller."""
-        return await self._call(params, stream=True)
+    async def open_stream(self, params: dict[str, Any]) -> UpstreamStream:
+        """Start a streaming request; the caller reads its events, then ``close()``s it."""
+        permit = self._permit()
+        try:
+            stream = await self._call(params, stream=True)
+        except BaseException:
+            permit.release()
+            raise
+        return UpstreamStream(stream, self, permit)
 
     async def create(self, params: dict[str, Any]) -> anthropic.types.Message:
         """A non-streaming request."""
-        return await self._call(params, stream=False)
+        permit = self._permit()
+        try:
+            message = await self._call(params, stream=False)
+            self.breaker.record_success()
+            return message
+        finally:
+            permit.release()
 
-    async def _call(self, params: dict[str, Any], *, stream: bool) -> Any:
-        if not self.breaker.allow():
+    def _permit(self) -> Permit:
+        permit = self.breaker.acquire()
+        if permit is None:
             metrics.UPSTREAM_ERRORS.labels("breaker_open").inc()
             wait = self.breaker.retry_after()
             raise unavailable(
@@ -94,11 +111,14 @@ class Upstream(LoggingConfigurable):
                 f"Try again in {wait} s.",
                 wait,
             )
+        return permit
+
+    async def _call(self, params: dict[str, Any], *, stream: bool) -> Any:
         try:
             # For a stream, the span covers the time to the response's headers; the relay
             # that follows is the request span's.
             with tracing.span("gateway.upstream", model=params.get("model"), stream=stream):
-                result = await self.client.messages.create(**params, stream=stream)
+                return await self.client.messages.create(**params, stream=stream)
         except anthropic.APIStatusError as err:
             raise self.translate(err) from err
         except anthropic.APIConnectionError as err:
@@ -108,9 +128,6 @@ class Upstream(LoggingConfigurable):
                 f"Try again in {self.breaker.retry_after() or 30} s.",
                 self.breaker.retry_after() or 30,
             ) from err
-        if not stream:
-            self.breaker.record_success()
-        return result
 
     def record_connection_failure(self, err: Exception) -> None:
         """Count a connection that failed (before or during a stream) against the breaker."""
@@ -169,3 +186,25 @@ def _error_message(err: anthropic.APIStatusError) -> str:
 
 def _retry_after(err: anthropic.APIStatusError) -> int | None:
     return retry_after_seconds(err.response.headers if err.response is not None else None)
+
+
+class UpstreamStream:
+    """An open upstream stream: its events as dicts; the first one counts as the breaker's
+    success, and :meth:`close` frees the breaker permit whatever happened."""
+
+    def __init__(self, stream: anthropic.AsyncStream[Any], upstream: Upstream, permit: Permit):
+        self._stream = stream
+        self._upstream = upstream
+        self._permit = permit
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        first = True
+        async for event in self._stream:
+            if first:
+                self._upstream.breaker.record_success()  # the service answers
+                first = False
+            yield event.to_dict(mode="json")
+
+    async def close(self) -> None:
+        self._permit.release()
+        await self._stream.close()

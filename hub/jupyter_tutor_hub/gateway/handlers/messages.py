@@ -1,11 +1,12 @@
 """``POST v1/messages``: the Anthropic Messages API, with the tutor's rules in front.
 
-The order matters and is the point of the gateway: identify the caller, validate,
-resolve the instructor's policy where the student is, retrieve course passages, build the
-system prompt, admit against budget and rate limit (reserving the worst case of the full
-request), store the student's turn, then call upstream (or refuse, under ``no-help``) and
-relay each event as it arrives through the output guard, recording the answer to store it
-even when the stream breaks.
+The order matters and is the point of the gateway: identify the caller, validate, admit
+(the per-user cap on open requests from memory, then rate limit and budget, reserving the
+worst case with an allowance for the prompt the gateway adds) before any expensive work,
+then resolve the instructor's policy where the student is, retrieve course passages, build
+the system prompt within that allowance, store the student's turn, call upstream (or
+refuse, under ``no-help``) and relay each event as it arrives through the output guard,
+recording the answer to store it even when the stream breaks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
@@ -23,14 +25,17 @@ from jupyter_tutor import tracing
 from jupyter_tutor.protocol import CITATIONS_HEADER, CONTEXT_HEADER, CONVERSATION_HEADER
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
+from ...policy.config import CourseConfig
 from ...policy.guard import AnswerGuard
+from ...policy.guardrails import Decision
 from ...policy.resolve import Situation, TurnContext
+from ...policy.store import load_course_config
 from .. import metrics
 from ..errors import GatewayError
 from ..metering import Reservation
 from ..offline import offline_events, relevant
 from ..recorder import AnswerRecorder
-from ..request import MessagesRequest
+from ..request import MessagesRequest, ModelPolicy
 from ..service import citations_header
 from ..store import parse_conversation_id
 from ..tools import strip_disallowed_tools
@@ -80,50 +85,66 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         request = gateway.policy.parse(self.request.body)
         conversation_id = parse_conversation_id(self.request.headers.get(CONVERSATION_HEADER))
         situation = _situation_from_header(self.request.headers.get(CONTEXT_HEADER))
-        context = situation.turn
         course = gateway.default_course
-        guardrails = gateway.guardrails
+        # Admission before any expensive work: the open-request cap from memory, then the
+        # rate limit and the budget in one transaction; only then policy and retrieval.
+        with gateway.metering.open_slot(caller.name):
+            async with gateway.pool.connection() as conn:
+                config = await load_course_config(conn, course) if course else None
+                _apply_course_model(request, config, gateway.policy)
+                reservation = await gateway.metering.admit(
+                    conn,
+                    caller.name,
+                    request.model,
+                    request.input_chars,
+                    request.max_tokens,
+                    config,
+                )
+            await self._admitted(request, reservation, conversation_id, situation, course)
 
-        decision = await guardrails.decide(
-            gateway.pool,
-            user=caller.name,
-            course=course,
-            situation=situation,
-            messages=request.params["messages"],
-            question=request.question,
-            conversation_id=conversation_id,
-        )
-        removed = strip_disallowed_tools(request.params, decision.policy.course)
-        if removed:
-            self.log.info(
-                "Not offered, the course does not allow them: %s",
-                ", ".join(removed),
-                extra=self._log_fields(),
-            )
-        passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
-        if gateway.upstream.offline:  # the offline answer shows (and cites) good matches only
-            passages = relevant(passages, gateway.offline_cutoff)
-        request.params["system"] = gateway.prompt.system_blocks(
-            course=course,
-            context=context,
-            passages=passages,
-            caller_system=request.params.get("system"),
-            decision=decision,
-        )
-        # Admitted only now, so the reservation counts the system prompt the gateway added.
-        async with gateway.pool.connection() as conn:
-            reservation = await gateway.metering.admit(
-                conn, caller.name, request.model, request.input_chars, request.max_tokens
-            )
+    async def _admitted(
+        self,
+        request: MessagesRequest,
+        reservation: Reservation,
+        conversation_id: uuid.UUID | None,
+        situation: Situation,
+        course: str,
+    ) -> None:
+        """Resolve policy, retrieve, build the prompt, store the turn and answer; the
+        reservation is settled whatever happens."""
+        gateway = self.gateway
+        guardrails = gateway.guardrails
+        context = situation.turn
+        user = reservation.user_name
         request.params["max_tokens"] = min(request.max_tokens, reservation.max_output_tokens)
         recorder = AnswerRecorder()
         status = "error"
         guard: AnswerGuard | None = None
         try:
+            decision = await guardrails.decide(
+                gateway.pool,
+                user=user,
+                course=course,
+                situation=situation,
+                messages=request.params["messages"],
+                question=request.question,
+                conversation_id=conversation_id,
+            )
+            removed = strip_disallowed_tools(request.params, decision.policy.course)
+            if removed:
+                self.log.info(
+                    "Not offered, the course does not allow them: %s",
+                    ", ".join(removed),
+                    extra=self._log_fields(),
+                )
+            passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
+            if gateway.upstream.offline:  # the offline answer shows (and cites) good matches
+                passages = relevant(passages, gateway.offline_cutoff)
+            passages = self._build_system(request, course, context, passages, decision)
             async with gateway.pool.connection() as conn:
                 conversation = await gateway.store.open_turn(
                     conn,
-                    user=caller.name,
+                    user=user,
                     conversation_id=conversation_id,
                     course=course or None,
                     context=context,
@@ -139,12 +160,12 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             await guardrails.record_question(
                 gateway.pool,
                 decision,
-                user=caller.name,
+                user=user,
                 conversation_id=conversation,
                 request_id=self.request_id,
             )
             guard = await guardrails.answer_guard(
-                gateway.pool, course, caller.name, request.params["messages"]
+                gateway.pool, course, user, request.params["messages"]
             )
             if decision.refuse:
                 events = guardrails.refusal_events()
@@ -162,6 +183,42 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             await self._record(reservation, recorder, status, guard)
             await self._send_stream_error()
 
+    def _build_system(
+        self,
+        request: MessagesRequest,
+        course: str,
+        context: TurnContext,
+        passages: Sequence[Any],
+        decision: Decision,
+    ) -> Sequence[Any]:
+        """Put the gateway's system prompt in front; return the passages it holds.
+
+        Admission reserved ``Metering.prompt_allowance_chars`` for this prompt, so passages
+        are left out (last first) until what the gateway added fits in that allowance.
+        """
+        caller_chars = request.input_chars
+        allowance = self.gateway.metering.prompt_allowance_chars
+        caller_system = request.params.get("system")
+        passages = list(passages)
+        while True:
+            request.params["system"] = self.gateway.prompt.system_blocks(
+                course=course,
+                context=context,
+                passages=passages,
+                caller_system=caller_system,
+                decision=decision,
+            )
+            if request.input_chars - caller_chars <= allowance:
+                return passages
+            if not passages:
+                self.log.warning(
+                    "The course's prompt is longer than Metering.prompt_allowance_chars: "
+                    "budgets may be overspent by the difference; raise the allowance.",
+                    extra=self._log_fields(),
+                )
+                return passages
+            passages.pop()
+
     async def _relay(
         self,
         request: MessagesRequest,
@@ -174,7 +231,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         stream = None
         if events is None:
             stream = await upstream.open_stream(request.params)  # errors here: plain 4xx/5xx
-            events = _as_dicts(stream)
+            events = aiter(stream)
         self.start_event_stream()
         metrics.OPEN_STREAMS.inc()
         try:
@@ -184,8 +241,6 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 recorder.feed(event)
                 await self.send_event(event, event=event["type"])
                 await checkpoint.maybe()
-            if stream is not None:
-                upstream.breaker.record_success()
             return "complete"
         except ClientGone:
             self.log.info("Client left mid-answer", extra=self._log_fields())
@@ -278,9 +333,22 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             self.log.exception("Could not store the answer", extra=self._log_fields())
 
 
-async def _as_dicts(stream: anthropic.AsyncStream[Any]) -> AsyncIterator[dict[str, Any]]:
-    async for event in stream:
-        yield event.to_dict(mode="json")
+def _apply_course_model(
+    request: MessagesRequest, config: CourseConfig | None, policy: ModelPolicy
+) -> None:
+    """The course's ``model`` (``tutor.yaml``) answers, whatever the caller asked for; the
+    operator's route of simple questions to ``ModelPolicy.simple_model`` still applies."""
+    if not (config and config.model) or request.model == policy.simple_model:
+        return
+    if config.model in policy.allowed_models:
+        request.params["model"] = config.model
+    else:
+        policy.log.warning(
+            "Course %s asks for model %s, which ModelPolicy.allowed_models does not list; "
+            "the caller's model is used.",
+            config.name,
+            config.model,
+        )
 
 
 def _situation_from_header(value: str | None) -> Situation:
