@@ -306,3 +306,19 @@ def test_the_demo_gateway_ships_with_limits(tmp_path) -> None:
     metering = Metering(config=loader.load_config())
     assert metering.daily_token_budget > 0 and metering.daily_usd_budget > 0
     assert metering.requests_per_minute > 0 and metering.max_open_streams > 0
+
+
+async def test_large_and_deep_bodies_are_refused_with_a_reason(flood: Flood) -> None:
+    headers = {"Authorization": "Bearer student1"}
+    async with httpx.AsyncClient(timeout=60) as http:
+        big = await http.post(
+            flood.url + "/api/search",
+            headers=headers,
+            content=b'{"query": "' + b"x" * 10_000_000 + b'"}',
+        )
+        assert big.status_code == 413 and "too large" in big.json()["error"]["message"]
+        deep = b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        for route in ("/v1/messages", "/api/search", "/api/feedback"):
+            answer = await http.post(flood.url + route, headers=headers, content=deep)
+            assert answer.status_code in (400, 413), (route, answer.text)
+            assert answer.json()["error"]["message"]

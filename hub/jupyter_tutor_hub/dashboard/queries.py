@@ -35,6 +35,7 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def csv(self) -> str:
+        """The table as CSV; text cells a spreadsheet would run as a formula are quoted."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([key for key, _ in self.columns])
@@ -43,7 +44,13 @@ class Table:
         return out.getvalue()
 
 
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # students write titles and questions: never a formula
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Decimal | float):

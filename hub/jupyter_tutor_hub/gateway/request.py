@@ -88,6 +88,8 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise bad_request(f"The request body is not valid JSON: {err}.") from err
+    except RecursionError as err:
+        raise bad_request("The request body is nested too deeply.") from err
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     for text in _strings(body):

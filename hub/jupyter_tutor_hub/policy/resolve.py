@@ -18,6 +18,9 @@ from jupyter_tutor.notebooks import find_cell_index
 
 from .config import CellSettings, CourseConfig, NotebookSettings
 
+#: Cell indexes are stored as PostgreSQL ``integer``; no notebook comes near this.
+MAX_CELL_INDEX = 1_000_000
+
 
 @dataclass(frozen=True)
 class TurnContext:
@@ -29,7 +32,11 @@ class TurnContext:
 
     @classmethod
     def from_header(cls, value: dict[str, Any]) -> TurnContext:
+        """From the context header; raises ``ValueError`` on a cell index out of range (it
+        is stored in an ``integer`` column)."""
         cell = value.get("cell_index")
+        if isinstance(cell, int) and not 0 <= cell < MAX_CELL_INDEX:
+            raise ValueError(f"cell_index must be between 0 and {MAX_CELL_INDEX - 1}.")
         return cls(
             notebook_path=str(value["notebook_path"])[:1024]
             if value.get("notebook_path")

@@ -25,6 +25,8 @@ class GatewayHandler(RequestHandler):
 
     #: Label of this route in metrics and logs.
     route: ClassVar[str] = "other"
+    #: Largest JSON body this route reads (``v1/messages`` has ``ModelPolicy``'s own).
+    max_body_bytes: ClassVar[int] = 64 * 1024
 
     def initialize(self, gateway: TutorGateway, identifier: Identifier) -> None:
         self.gateway = gateway
@@ -53,6 +55,12 @@ class GatewayHandler(RequestHandler):
         return self.caller
 
     def json_body(self) -> dict[str, Any]:
+        """The body as a JSON object, refused (413) past ``max_body_bytes``."""
+        if len(self.request.body) > self.max_body_bytes:
+            raise GatewayError(
+                "request_too_large",
+                f"The request is too large (at most {self.max_body_bytes // 1024} KiB).",
+            )
         return parse_json_object(self.request.body)
 
     def write_json(self, data: Any, status: int = 200) -> None:

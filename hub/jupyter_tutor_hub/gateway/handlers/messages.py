@@ -356,8 +356,11 @@ def _situation_from_header(value: str | None) -> Situation:
         return Situation(turn=TurnContext())
     try:
         data = json.loads(value)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:
         raise GatewayError("invalid_request_error", "X-Tutor-Context is not valid JSON.") from err
     if not isinstance(data, dict):
         raise GatewayError("invalid_request_error", "X-Tutor-Context must be a JSON object.")
-    return Situation.from_header(data)
+    try:
+        return Situation.from_header(data)
+    except ValueError as err:
+        raise GatewayError("invalid_request_error", f"X-Tutor-Context: {err}") from err
