@@ -7,6 +7,7 @@ hub-managed service, local single-user servers and the demo users.  Ctrl-C stops
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
@@ -157,30 +159,74 @@ class DemoApp(Application):
             TUTOR_DEFAULT_COURSE=env.get("TUTOR_DEFAULT_COURSE", SAMPLE_COURSE_NAME),
         )
         command = [sys.executable, "-m", "jupyterhub", "-f", str(config_path("demo"))]
-        hub = subprocess.Popen(command, cwd=data_dir / "hub", env=env)
+        log_path = data_dir / "demo.log"
+        print(f"Starting JupyterHub; its log: {log_path}", flush=True)
+        with log_path.open("ab") as log:
+            hub = subprocess.Popen(
+                command, cwd=data_dir / "hub", env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        stopping: list[int] = []
 
         def stop(signum: int, _frame: object) -> None:
             self.log.info("Stopping the demo (signal %d)…", signum)
+            stopping.append(signum)
             if hub.poll() is None:
                 hub.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        if self._wait_until_up(hub):
+        started = psutil.Process(hub.pid)
+        if self._wait_until_up(hub, int(env.get("TUTOR_GATEWAY_PORT", self.port + 10))):
             self._announce(password)
-        hub.wait()
+        # The proxy and the gateway: the hub's children before anyone's server starts.
+        parts = {p: _describe(p) for p in started.children()} if hub.poll() is None else {}
+        died = self._watch(hub, parts, stopping)
+        if not stopping:
+            hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(60)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+            hub.wait()
+        for part in parts:  # what the hub left behind (it was killed, say)
+            with contextlib.suppress(psutil.Error):
+                if part.is_running():
+                    part.terminate()
+                    part.wait(10)
+        if not stopping:
+            self.exit_with(f"The demo stopped because {died} exited; see {log_path}")
 
-    def _wait_until_up(self, hub: subprocess.Popen[bytes]) -> bool:
-        url = f"http://127.0.0.1:{self.port}/hub/api/"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and hub.poll() is None:
+    def _watch(
+        self, hub: subprocess.Popen[bytes], parts: dict[psutil.Process, str], stopping: list[int]
+    ) -> str:
+        """Wait until a stop is asked for or a part dies; return what died."""
+        while not stopping:
+            if hub.poll() is not None:
+                return f"JupyterHub (status {hub.returncode})"
+            for part, name in parts.items():
+                if not part.is_running() or part.status() == psutil.STATUS_ZOMBIE:
+                    return f"{name} (pid {part.pid})"
+            time.sleep(0.5)
+        return ""
+
+    def _wait_until_up(self, hub: subprocess.Popen[bytes], gateway_port: int) -> bool:
+        """The hub's own API first (the proxy answers 404, and logs an error, until the hub
+        has registered its routes), the gateway's health, then the public URL."""
+        urls = [
+            f"http://127.0.0.1:{self.port + 1}/hub/api/",
+            f"http://127.0.0.1:{gateway_port}/services/tutor/health",
+            f"http://127.0.0.1:{self.port}/hub/api/",
+        ]
+        deadline = time.monotonic() + 180
+        while urls and time.monotonic() < deadline and hub.poll() is None:
             try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return True
+                if httpx.get(urls[0], timeout=2).status_code == 200:
+                    urls.pop(0)
+                    continue
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
-        return False
+            time.sleep(0.3)
+        return not urls
 
     def _announce(self, password: str) -> None:
         users = ", ".join(STUDENTS + INSTRUCTORS)
@@ -197,6 +243,18 @@ class DemoApp(Application):
             "  Press Ctrl-C to stop.\n",
             flush=True,
         )
+
+
+def _describe(process: psutil.Process) -> str:
+    """A part of the demo by what it runs: the proxy, the tutor gateway, or its command."""
+    with contextlib.suppress(psutil.Error):
+        command = " ".join(process.cmdline())
+        if "configurable-http-proxy" in command:
+            return "the proxy (configurable-http-proxy)"
+        if "jupyter_tutor_hub.apps.gateway" in command:
+            return "the tutor gateway"
+        return command[:80]
+    return "a part of the demo"
 
 
 main = DemoApp.launch_instance
