@@ -322,3 +322,12 @@ async def test_large_and_deep_bodies_are_refused_with_a_reason(flood: Flood) -> 
             answer = await http.post(flood.url + route, headers=headers, content=deep)
             assert answer.status_code in (400, 413), (route, answer.text)
             assert answer.json()["error"]["message"]
+
+
+def test_hub_auth_settings_apply_to_the_gateway() -> None:
+    from jupyter_tutor_hub.apps.gateway import GatewayApp
+
+    config = Config()
+    config.HubAuth.cache_max_age = 42
+    identifier = GatewayApp(config=config).identifier()
+    assert identifier.hub_auth.cache_max_age == 42

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tornado.web import Application as WebApplication
 
     from ..db import Database
+    from ..gateway.auth import HubTokenIdentifier
     from ..gateway.service import TutorGateway
 
 
@@ -192,10 +193,18 @@ class GatewayApp(Application):
         return gateway
 
     def _make_app(self, gateway: TutorGateway) -> WebApplication:
-        from ..gateway.auth import HubTokenIdentifier
         from .web import make_app
 
-        return make_app(self.prefix, gateway, HubTokenIdentifier())
+        return make_app(self.prefix, gateway, self.identifier())
+
+    def identifier(self) -> HubTokenIdentifier:
+        """Callers identified by the hub; ``HubAuth`` is this app's child, so ``c.HubAuth``
+        settings (its cache of token lookups, ``cache_max_age``) apply."""
+        from jupyterhub.services.auth import HubAuth
+
+        from ..gateway.auth import HubTokenIdentifier
+
+        return HubTokenIdentifier(HubAuth(parent=self))
 
     async def _close(self, resources: list[Any]) -> None:
         """Close what was opened (the pool, the embedded database); never raises."""
