@@ -26,6 +26,8 @@ ErrorCode = Literal[
     "unauthorized",
     "upstream",
     "internal",
+    "course_choice_required",
+    "course_forbidden",
 ]
 
 
@@ -109,6 +111,8 @@ class ErrorEvent(ChatEvent):
     message: str
     #: Seconds after which asking again may work (rate limits, budgets, outages).
     retry_after: int | None = None
+    #: With ``course_choice_required``: the student's courses, to pick the question's from.
+    courses: list[str] | None = None
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

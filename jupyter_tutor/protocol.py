@@ -21,6 +21,13 @@ CITATIONS_HEADER = "X-Tutor-Citations"
 #: Error responses: which tutor limit refused the request (``budget_exceeded``…), where
 #: Anthropic's error type alone cannot say.
 ERROR_CODE_HEADER = "X-Tutor-Error-Code"
+#: Error responses with code ``course_choice_required``: the caller's courses (JSON list),
+#: among which the student picks.
+COURSES_HEADER = "X-Tutor-Courses"
+#: The file ``jupyter-tutor course release`` writes at the top of a released course folder;
+#: its first line is the course's name.  The student's server reports the one above the
+#: notebook (``course_marker`` in :data:`CONTEXT_HEADER`); the gateway checks membership.
+COURSE_MARKER_FILE = ".tutor-course"
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> int | None:

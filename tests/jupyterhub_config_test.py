@@ -28,6 +28,7 @@ c.JupyterHub.load_roles.append(
             "admin:server_state",
             "read:users",
             "list:users",
+            "admin:groups",
         ],
     }
 )

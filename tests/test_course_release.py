@@ -58,6 +58,8 @@ def test_release_of_the_sample_course(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    # The released folder names its course, for the student's server to report.
+    assert (tmp_path / "out" / ".tutor-course").read_text() == "intro-python\n"
     assert "replaced by the stub" in done.stdout
     out = tmp_path / "out"
     released = every_text(out)

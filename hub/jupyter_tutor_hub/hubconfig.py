@@ -68,6 +68,9 @@ def tutor_roles(instructor_groups: list[str]) -> list[dict[str, Any]]:
 SERVER_TOKEN_SCOPES = [
     "users:activity!user",
     "access:servers!server",
+    # The user's own groups travel with the identity the gateway gets from the hub:
+    # course membership (nbgrader-COURSE, formgrade-COURSE) is read from them.
+    "read:users:groups!user",
     ACCESS_SCOPE,
     "custom:tutor:use",
 ]

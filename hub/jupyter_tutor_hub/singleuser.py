@@ -51,7 +51,7 @@ def mount_gateway(serverapp: Any) -> TutorGateway:
 
     async def open_resources() -> None:
         gateway.pool = await database.open_async_pool()
-        await asyncio.to_thread(gateway.load_embedder)
+        await asyncio.to_thread(gateway.load_embedder, await gateway.has_courses())
 
     gateway.ready = asyncio.ensure_future(open_resources())  # type: ignore[attr-defined]
     return gateway

@@ -28,6 +28,7 @@ from jupyter_tutor.sse import ClientGone
 
 from .chat_request import ChatRequest
 from .context import build_context
+from .course_marker import course_marker
 from .errors import ChatError
 from .gateway import (
     TRANSPORT_ERRORS,
@@ -167,6 +168,7 @@ class Turn:
             notebook_path,
             token_budget=settings.context_token_budget,
             nearby_cells=settings.nearby_cells,
+            course_marker=course_marker(owner.root_dir, notebook_path),
         )
         messages = with_question(await self._history(), self.request.message)
         params: dict[str, Any] = {
@@ -186,6 +188,7 @@ class Turn:
             cell_index=where.cell_index,
             cell_id=where.cell_id,
             code=context.code,
+            course=where.course_header(),
         )
         rounds = 0
         while True:

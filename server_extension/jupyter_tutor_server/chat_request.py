@@ -43,6 +43,8 @@ class QuestionContext:
     code: str | None = None
     error: CellError | None = None
     kind: str = "question"
+    #: The course the student picked for this notebook (the gateway checks they are in it).
+    course: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def _parse_context(value: Any) -> QuestionContext:
         code=code,
         error=_parse_error(value.get("error")),
         kind=kind,
+        course=_optional(value, "course", str, "a course name") or None,
     )
 
 

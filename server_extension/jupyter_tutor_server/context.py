@@ -51,10 +51,17 @@ class NotebookContext:
     has_code: bool = False
     #: The exception's name, when the question comes with an error (sent or found).
     error_type: str | None = None
+    #: The course the student picked for this notebook, and the one its folder names.
+    course: str | None = None
+    course_marker: str | None = None
+
+    def course_header(self) -> dict[str, Any]:
+        """What ``X-Tutor-Context`` says of the course (also sent with course searches)."""
+        return {"course": self.course, "course_marker": self.course_marker}
 
     def header(self, kind: str) -> dict[str, Any]:
         """The ``X-Tutor-Context`` the gateway reads (it applies the course's policy)."""
-        return {
+        return self.course_header() | {
             "notebook_path": self.notebook_path,
             "cell_index": self.cell_index,
             "cell_id": self.cell_id,
@@ -72,6 +79,7 @@ async def build_context(
     *,
     token_budget: int,
     nearby_cells: int,
+    course_marker: str | None = None,
 ) -> NotebookContext:
     """Gather the question's context and trim it to ``token_budget`` tokens.
 
@@ -120,6 +128,8 @@ async def build_context(
         cell_id=cell_id,
         has_code=has_code,
         error_type=error_type or None,
+        course=context.course,
+        course_marker=course_marker,
     )
 
 

@@ -17,6 +17,8 @@ _STATUS_OF_CODE = {
     "unavailable": 503,
     "upstream": 502,
     "internal": 500,
+    "course_choice_required": 409,
+    "course_forbidden": 403,
 }
 
 
@@ -29,8 +31,11 @@ class ChatError(Exception):
         message: str,
         retry_after: int | None = None,
         status: int | None = None,
+        courses: list[str] | None = None,
     ) -> None:
         super().__init__(message)
+        #: The student's courses, when the question's course must be picked among them.
+        self.courses = courses
         self.code = code
         self.message = message
         self.retry_after = retry_after
@@ -40,7 +45,9 @@ class ChatError(Exception):
 
     def event(self) -> events.ErrorEvent:
         """The ``error`` event of the chat API."""
-        return events.ErrorEvent(code=self.code, message=self.message, retry_after=self.retry_after)
+        return events.ErrorEvent(
+            code=self.code, message=self.message, retry_after=self.retry_after, courses=self.courses
+        )
 
 
 class ToolError(Exception):

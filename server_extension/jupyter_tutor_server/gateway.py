@@ -8,6 +8,7 @@ failure becomes a :class:`ChatError` whose message the student can act on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, get_args
 
@@ -15,7 +16,7 @@ import anthropic
 import httpx
 
 from jupyter_tutor import events
-from jupyter_tutor.protocol import ERROR_CODE_HEADER, retry_after_seconds
+from jupyter_tutor.protocol import COURSES_HEADER, ERROR_CODE_HEADER, retry_after_seconds
 
 from .errors import ChatError
 
@@ -84,7 +85,22 @@ def error_from_status(
             "unavailable": "The tutor is unavailable right now. Try again in a minute.",
         }.get(code, f"The tutor could not answer (status {status}). Try again.")
     # A refusal of the caller (404: no such conversation) keeps its status.
-    return ChatError(code, message, retry_after, status if 400 <= status < 500 else None)
+    return ChatError(
+        code,
+        message,
+        retry_after,
+        status if 400 <= status < 500 else None,
+        courses=_courses(headers) if code == "course_choice_required" else None,
+    )
+
+
+def _courses(headers: Mapping[str, str] | None) -> list[str]:
+    """The courses a ``course_choice_required`` refusal lists (none if malformed)."""
+    try:
+        courses = json.loads((headers or {}).get(COURSES_HEADER.lower()) or "[]")
+    except ValueError:
+        return []
+    return [c for c in courses if isinstance(c, str)] if isinstance(courses, list) else []
 
 
 def error_from_sdk(err: anthropic.APIError) -> ChatError:
@@ -158,8 +174,10 @@ class GatewayClient:
     async def get_json(self, path: str, **params: Any) -> Any:
         return await self._json("GET", path, params=params or None)
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        return await self._json("POST", path, json=body)
+    async def post_json(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
+        return await self._json("POST", path, json=body, headers=headers)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         await self.ready()

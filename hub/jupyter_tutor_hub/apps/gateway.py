@@ -179,7 +179,8 @@ class GatewayApp(Application):
             time.monotonic() - started,
             "offline responder" if gateway.upstream.offline else "Anthropic API",
         )
-        await in_daemon_thread(gateway.load_embedder)
+        has_courses = await gateway.has_courses()
+        await in_daemon_thread(lambda: gateway.load_embedder(has_courses))
 
     async def _open_gateway(self, database: Database) -> TutorGateway:
         from ..gateway.service import TutorGateway

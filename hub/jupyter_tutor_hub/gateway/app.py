@@ -6,6 +6,7 @@ from __future__ import annotations
 from .auth import Identifier
 from .handlers.conversations import ConversationHandler, ConversationListHandler
 from .handlers.course import CourseHandler
+from .handlers.courses import CoursesHandler
 from .handlers.feedback import FeedbackHandler
 from .handlers.health import HealthHandler, MetricsHandler
 from .handlers.messages import MessagesHandler
@@ -31,6 +32,7 @@ def gateway_routes(
         ("api/search", SearchHandler),
         ("api/feedback", FeedbackHandler),
         ("api/course", CourseHandler),
+        ("api/courses", CoursesHandler),
         ("metrics", MetricsHandler),
         ("health", HealthHandler),
     ]

@@ -102,6 +102,19 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def context_header(value: str | None) -> dict[str, Any]:
+    """``X-Tutor-Context`` as a JSON object (empty without one); else a 400."""
+    if not value:
+        return {}
+    try:
+        data = json.loads(value)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise bad_request("X-Tutor-Context is not valid JSON.") from err
+    if not isinstance(data, dict):
+        raise bad_request("X-Tutor-Context must be a JSON object.")
+    return data
+
+
 def _strings(value: Any) -> Iterator[str]:
     """Every string in a parsed JSON value, keys included."""
     stack = [value]

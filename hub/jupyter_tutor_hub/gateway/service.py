@@ -21,6 +21,8 @@ from jupyter_tutor import tracing
 from jupyter_tutor.protocol import encode_citations
 
 from ..policy.guardrails import Guardrails
+from ..policy.membership import CourseGroups
+from ..policy.store import published_courses
 from . import metrics
 from .metering import Metering
 from .prompt import PromptBuilder
@@ -67,6 +69,7 @@ class TutorGateway(LoggingConfigurable):
     prompt = Instance(PromptBuilder)
     store = Instance(ConversationStore)
     guardrails = Instance(Guardrails)
+    course_groups = Instance(CourseGroups)
 
     @default("upstream")
     def _upstream_default(self) -> Upstream:
@@ -88,6 +91,10 @@ class TutorGateway(LoggingConfigurable):
     def _prompt_default(self) -> PromptBuilder:
         return PromptBuilder(parent=self)
 
+    @default("course_groups")
+    def _course_groups_default(self) -> CourseGroups:
+        return CourseGroups(parent=self)
+
     @default("guardrails")
     def _guardrails_default(self) -> Guardrails:
         return Guardrails(parent=self)
@@ -98,16 +105,23 @@ class TutorGateway(LoggingConfigurable):
         (then nothing can say how well a passage matches)."""
         return self.offline_min_similarity if self.embedder is not None else None
 
-    def load_embedder(self) -> None:
+    async def has_courses(self) -> bool:
+        """Whether any course can ground answers: a default course, or a published one."""
+        if self.default_course:
+            return True
+        async with self.pool.connection() as conn:
+            return bool(await published_courses(conn))
+
+    def load_embedder(self, has_courses: bool = True) -> None:
         """Load the course embedder (seconds of CPU: call it in a thread once serving).
 
-        Until it is loaded, retrieval runs on full text only.  Without a course there is
-        nothing to retrieve, so nothing is loaded.
+        Until it is loaded, retrieval runs on full text only.  Without a course
+        (``has_courses``) there is nothing to retrieve, so nothing is loaded.
         """
-        if not self.default_course:
+        if not has_courses:
             self.log.warning(
                 "No course is configured (TutorGateway.default_course or "
-                "$TUTOR_DEFAULT_COURSE): answers get no course passages."
+                "$TUTOR_DEFAULT_COURSE) or published: answers get no course passages."
             )
             return
         self.embedder_loading = True

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_tutor.notebooks import cell_source
+from jupyter_tutor.protocol import COURSE_MARKER_FILE
 
 from ..course.notebooks import cell_policy
-from .config import COURSE_FILE
+from .config import COURSE_FILE, read_course_config
 
 DEFAULT_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 MARKDOWN_STUB = "YOUR ANSWER HERE"
@@ -158,4 +159,8 @@ def release_course(source: Path, target: Path, stub: str = DEFAULT_STUB) -> Rele
         else:
             shutil.copy2(path, out)
             summary.files += 1
+    # The course's name, for the student's server to tell the gateway where a notebook is.
+    name = read_course_config(source, []).name
+    target.mkdir(parents=True, exist_ok=True)
+    (target / COURSE_MARKER_FILE).write_text(name + "\n", "utf-8")
     return summary

@@ -52,6 +52,8 @@ class Scope:
     #: The code the question is about (the active cell as the student sees it now,
     #: possibly not saved yet); None if the client sent none.
     code: str | None = None
+    #: What ``X-Tutor-Context`` says of the question's course (searches stay in it).
+    course: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_tutor.notebooks import cell_label
+from jupyter_tutor.protocol import CONTEXT_HEADER
 
 from .base import Tool, ToolContext, ToolError, ToolResult, argument, object_schema
 
@@ -28,7 +30,11 @@ class SearchCourse(Tool):
         if not query or not query.strip():
             raise ToolError("`query` must be a non-empty string.")
         k = min(max(argument(input, "k", int, 4), 1), 10)
-        found = await context.gateway.post_json("api/search", {"query": query, "k": k})
+        found = await context.gateway.post_json(
+            "api/search",
+            {"query": query, "k": k},
+            headers={CONTEXT_HEADER: json.dumps(context.scope.course)},
+        )
         hits = found.get("hits", []) if isinstance(found, dict) else []
         if not hits:
             return ToolResult("The course material has nothing that matches this query.")

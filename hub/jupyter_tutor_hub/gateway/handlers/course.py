@@ -3,7 +3,8 @@
 The course's title, its default help policy, the privacy setting (whether instructors
 read conversations, with the sentence to show), and, given the student's position
 (``?notebook_path=&cell_index=&cell_id=``), the policy in force there.  Instructor notes,
-solutions and the avoid-list never leave the hub.
+solutions and the avoid-list never leave the hub.  The course is chosen as for a question
+(``?course=`` the student's pick, ``?course_marker=`` the notebook's), among the caller's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from ...policy.config import CourseConfig
 from ...policy.resolve import Situation, resolve
 from ...policy.store import load_course_config, load_notebook
+from ..courses import question_course
 from .base import GatewayHandler
 
 
@@ -18,8 +20,15 @@ class CourseHandler(GatewayHandler):
     route = "course"
 
     async def get(self) -> None:
-        await self.identify()
-        course = self.get_argument("course", None) or self.gateway.default_course
+        caller = await self.identify()
+        course = await question_course(
+            self.gateway,
+            caller,
+            {
+                "course": self.get_argument("course", None),
+                "course_marker": self.get_argument("course_marker", None),
+            },
+        )
         cell = self.get_argument("cell_index", None)
         situation = Situation.from_header(
             {

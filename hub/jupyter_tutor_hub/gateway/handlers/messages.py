@@ -31,11 +31,12 @@ from ...policy.guardrails import Decision
 from ...policy.resolve import Situation, TurnContext
 from ...policy.store import load_course_config
 from .. import metrics
+from ..courses import question_course
 from ..errors import GatewayError
 from ..metering import Reservation
 from ..offline import offline_events, relevant
 from ..recorder import AnswerRecorder
-from ..request import MessagesRequest, ModelPolicy
+from ..request import MessagesRequest, ModelPolicy, context_header
 from ..service import citations_header
 from ..store import parse_conversation_id
 from ..tools import strip_disallowed_tools
@@ -84,8 +85,9 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         caller = await self.identify()
         request = gateway.policy.parse(self.request.body)
         conversation_id = parse_conversation_id(self.request.headers.get(CONVERSATION_HEADER))
-        situation = _situation_from_header(self.request.headers.get(CONTEXT_HEADER))
-        course = gateway.default_course
+        header = context_header(self.request.headers.get(CONTEXT_HEADER))
+        situation = _situation(header)
+        course = await question_course(gateway, caller, header)
         # Admission before any expensive work: the open-request cap from memory, then the
         # rate limit and the budget in one transaction; only then policy and retrieval.
         with gateway.metering.open_slot(caller.name):
@@ -351,16 +353,10 @@ def _apply_course_model(
         )
 
 
-def _situation_from_header(value: str | None) -> Situation:
-    if not value:
-        return Situation(turn=TurnContext())
+
+def _situation(header: dict[str, Any]) -> Situation:
+    """Where the student is, from ``X-Tutor-Context``; a value out of range is a 400."""
     try:
-        data = json.loads(value)
-    except (json.JSONDecodeError, RecursionError) as err:
-        raise GatewayError("invalid_request_error", "X-Tutor-Context is not valid JSON.") from err
-    if not isinstance(data, dict):
-        raise GatewayError("invalid_request_error", "X-Tutor-Context must be a JSON object.")
-    try:
-        return Situation.from_header(data)
+        return Situation.from_header(header)
     except ValueError as err:
         raise GatewayError("invalid_request_error", f"X-Tutor-Context: {err}") from err
