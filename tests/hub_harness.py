@@ -180,7 +180,7 @@ def start_hub(
         stderr=subprocess.STDOUT,
     )
     hub = RunningHub(data_dir, port, gateway_port, password, admin_token, process, log_path)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 150  # the hub itself waits up to 120 s for the gateway service
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
