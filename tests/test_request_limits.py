@@ -10,8 +10,13 @@ import pytest
 
 from jupyter_tutor_hub.dashboard.queries import Table
 from jupyter_tutor_hub.gateway.errors import GatewayError
-from jupyter_tutor_hub.gateway.handlers.messages import _situation_from_header
-from jupyter_tutor_hub.gateway.request import parse_json_object
+from jupyter_tutor_hub.gateway.handlers.messages import _situation
+from jupyter_tutor_hub.gateway.request import context_header, parse_json_object
+
+
+def _situation_from_header(value: str):
+    """``X-Tutor-Context`` as the messages handler reads it."""
+    return _situation(context_header(value))
 
 
 def test_deeply_nested_json_is_a_400_not_a_500() -> None:
