@@ -381,13 +381,17 @@ class FakeAnthropic:
             item = self._script.popleft() if self._script else Reply.text()
         return item(body) if callable(item) else item
 
+    def routes(self) -> list[Any]:
+        """The API's handlers (the OpenAI fake serves its own)."""
+        return [(r"/v1/messages", MessagesHandler, {"fake": self})]
+
     def start(self) -> FakeAnthropic:
         ready = threading.Event()
 
         def run() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-            app = Application([(r"/v1/messages", MessagesHandler, {"fake": self})])
+            app = Application(self.routes())
             server = HTTPServer(app)
             sockets = bind_sockets(0, "127.0.0.1")
             self.port = sockets[0].getsockname()[1]

@@ -1,4 +1,9 @@
-"""The gateway's one client of the Anthropic API: the official SDK, the real key, a breaker.
+"""The gateway's client of the Anthropic API: the official SDK, the real key, a breaker.
+
+:class:`Upstream` is also the base of the other upstreams (``upstreams/openai_compat.py``):
+whatever the API behind it, ``open_stream`` yields Anthropic stream events as dicts and
+``create`` returns a Messages ``Message`` as a dict, so the handlers never see which
+upstream answered.
 
 Retries (429, 529 and 5xx, honouring ``retry-after``) are the SDK's own, and they happen
 only before the response starts, so nothing is ever retried after the first byte reached
@@ -11,8 +16,8 @@ never leaves the breaker stuck half-open.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ClassVar
 
 import anthropic
 from traitlets import Float, Instance, Integer, Unicode, default
@@ -27,7 +32,11 @@ from .errors import GatewayError, rate_limited, unavailable
 
 
 class Upstream(LoggingConfigurable):
-    """Settings and client for the model API the gateway forwards to."""
+    """Settings and client for the model API the gateway forwards to (Anthropic's)."""
+
+    #: The SDK's errors for an HTTP error answer, and for a connection that failed.
+    status_errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIStatusError,)
+    connection_errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIConnectionError,)
 
     api_key = Unicode(
         help="""The Anthropic API key. Defaults to $ANTHROPIC_API_KEY. Without a key the
@@ -89,17 +98,30 @@ class Upstream(LoggingConfigurable):
         except BaseException:
             permit.release()
             raise
-        return UpstreamStream(stream, self, permit)
+        return UpstreamStream(self.events(stream, params), stream.close, self, permit)
 
-    async def create(self, params: dict[str, Any]) -> anthropic.types.Message:
-        """A non-streaming request."""
+    async def create(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A non-streaming request: the answer as a Messages ``Message`` dict."""
         permit = self._permit()
         try:
             message = await self._call(params, stream=False)
             self.breaker.record_success()
-            return message
+            return self.message(message, params)
         finally:
             permit.release()
+
+    async def request(self, params: dict[str, Any], *, stream: bool) -> Any:
+        """The SDK call itself (what the other upstreams replace)."""
+        return await self.client.messages.create(**params, stream=stream)
+
+    async def events(self, stream: Any, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The SDK's stream as Messages events (dicts)."""
+        async for event in stream:
+            yield event.to_dict(mode="json")
+
+    def message(self, answer: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """The SDK's non-streamed answer as a Messages ``Message`` dict."""
+        return dict(answer.to_dict(mode="json"))
 
     def _permit(self) -> Permit:
         permit = self.breaker.acquire()
@@ -118,10 +140,10 @@ class Upstream(LoggingConfigurable):
             # For a stream, the span covers the time to the response's headers; the relay
             # that follows is the request span's.
             with tracing.span("gateway.upstream", model=params.get("model"), stream=stream):
-                return await self.client.messages.create(**params, stream=stream)
-        except anthropic.APIStatusError as err:
+                return await self.request(params, stream=stream)
+        except self.status_errors as err:
             raise self.translate(err) from err
-        except anthropic.APIConnectionError as err:
+        except self.connection_errors as err:
             self.record_connection_failure(err)
             raise unavailable(
                 "The tutor is unavailable right now: the AI service could not be reached. "
@@ -143,7 +165,7 @@ class Upstream(LoggingConfigurable):
             "What you received so far is kept; ask again to continue.",
         )
 
-    def translate(self, err: anthropic.APIStatusError) -> GatewayError:
+    def translate(self, err: Any) -> GatewayError:
         """Turn an upstream error into one the student can act on (and feed the breaker)."""
         error_type = _error_type(err)
         metrics.UPSTREAM_ERRORS.labels(error_type).inc()
@@ -172,19 +194,19 @@ class Upstream(LoggingConfigurable):
         return GatewayError(error_type, message, status=err.status_code)
 
 
-def _error_type(err: anthropic.APIStatusError) -> str:
+def _error_type(err: Any) -> str:
     body = err.body if isinstance(err.body, dict) else {}
     inner = body.get("error") if isinstance(body.get("error"), dict) else body
     return str(inner.get("type") or f"http_{err.status_code}")
 
 
-def _error_message(err: anthropic.APIStatusError) -> str:
+def _error_message(err: Any) -> str:
     body = err.body if isinstance(err.body, dict) else {}
     inner = body.get("error") if isinstance(body.get("error"), dict) else body
     return str(inner.get("message") or "")
 
 
-def _retry_after(err: anthropic.APIStatusError) -> int | None:
+def _retry_after(err: Any) -> int | None:
     return retry_after_seconds(err.response.headers if err.response is not None else None)
 
 
@@ -192,19 +214,27 @@ class UpstreamStream:
     """An open upstream stream: its events as dicts; the first one counts as the breaker's
     success, and :meth:`close` frees the breaker permit whatever happened."""
 
-    def __init__(self, stream: anthropic.AsyncStream[Any], upstream: Upstream, permit: Permit):
-        self._stream = stream
+    def __init__(
+        self,
+        events: AsyncIterator[dict[str, Any]],
+        close: Callable[[], Awaitable[None]],
+        upstream: Upstream,
+        permit: Permit,
+    ) -> None:
+        #: The events (a router may wrap them, e.g. to add a line before the answer).
+        self.events = events
+        self._close = close
         self._upstream = upstream
         self._permit = permit
 
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         first = True
-        async for event in self._stream:
+        async for event in self.events:
             if first:
                 self._upstream.breaker.record_success()  # the service answers
                 first = False
-            yield event.to_dict(mode="json")
+            yield event
 
     async def close(self) -> None:
         self._permit.release()
-        await self._stream.close()
+        await self._close()

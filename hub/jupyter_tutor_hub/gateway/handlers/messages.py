@@ -18,7 +18,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import anthropic
 import httpx2
 
 from jupyter_tutor import tracing
@@ -247,11 +246,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         except ClientGone:
             self.log.info("Client left mid-answer", extra=self._log_fields())
             return "interrupted"
-        except anthropic.APIStatusError as err:
+        except upstream.status_errors as err:
             self.stream_error = upstream.translate(err)
             return "interrupted"
-        except (anthropic.APIConnectionError, httpx2.HTTPError) as err:
-            # The SDK's transport (httpx2) raises its own errors when a stream breaks.
+        except (*upstream.connection_errors, httpx2.HTTPError) as err:
+            # The SDKs' transport (httpx2) raises its own errors when a stream breaks.
             self.stream_error = upstream.broken_off(err)
             return "interrupted"
         finally:
@@ -273,7 +272,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         guard: AnswerGuard,
     ) -> str:
         if events is None:
-            message = (await self.gateway.upstream.create(request.params)).to_dict(mode="json")
+            message = await self.gateway.upstream.create(request.params)
             message = guard.message(message)  # text, thinking and tool inputs
             recorder.feed_message(message)
         else:

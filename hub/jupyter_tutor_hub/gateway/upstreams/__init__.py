@@ -1,0 +1,1 @@
+"""Upstreams other than Anthropic's, and the translation they need (see ``upstream.py``)."""
