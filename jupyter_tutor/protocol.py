@@ -18,6 +18,9 @@ CONVERSATION_HEADER = "X-Tutor-Conversation-Id"
 CONTEXT_HEADER = "X-Tutor-Context"
 #: Response: the course passages the gateway grounded the answer in.
 CITATIONS_HEADER = "X-Tutor-Citations"
+#: Response: ``none`` when the model that answered cannot call tools (the orchestrator then
+#: stops offering them); absent otherwise.
+TOOLS_HEADER = "X-Tutor-Tools"
 #: Error responses: which tutor limit refused the request (``budget_exceeded``…), where
 #: Anthropic's error type alone cannot say.
 ERROR_CODE_HEADER = "X-Tutor-Error-Code"

@@ -39,7 +39,11 @@ def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
 
 def upstream(fake: FakeOpenAI, **settings: Any) -> OpenAIUpstream:
     return OpenAIUpstream(
-        api_key=fake.api_key, base_url=fake.url, model="qwen2.5-coder", max_retries=0, **settings
+        api_key=fake.api_key,
+        base_url=fake.url,
+        models={MODEL: "qwen2.5-coder"},
+        max_retries=0,
+        **settings,
     )
 
 

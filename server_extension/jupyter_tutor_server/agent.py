@@ -22,6 +22,7 @@ from jupyter_tutor.protocol import (
     CITATIONS_HEADER,
     CONTEXT_HEADER,
     CONVERSATION_HEADER,
+    TOOLS_HEADER,
     decode_citations,
 )
 from jupyter_tutor.sse import ClientGone
@@ -240,6 +241,8 @@ class Turn:
         ) as stream:
             for passage in decode_citations(stream.response.headers.get(CITATIONS_HEADER)):
                 await self._cite(passage, emit)
+            if stream.response.headers.get(TOOLS_HEADER) == "none":
+                params.pop("tools", None)  # the hub's model for this course cannot call tools
             async for event in stream:
                 if event.type == "content_block_delta" and event.delta.type == "text_delta":
                     await emit(events.TextEvent(delta=event.delta.text))

@@ -49,6 +49,16 @@ TOOL_RESULTS = Counter(
     "Tool results reported back to the model, by tool and outcome (is_error true/false).",
     ["tool", "is_error"],
 )
+ANSWERS = Counter(
+    "tutor_gateway_answers_total",
+    "Answers started, by the upstream (its configured name) and the model that gave them.",
+    ["upstream", "model"],
+)
+FAILOVERS = Counter(
+    "tutor_gateway_failovers_total",
+    "Requests sent to a fallback model because their model's upstream was down.",
+    ["upstream", "model"],
+)
 OPEN_STREAMS = Gauge("tutor_gateway_open_streams", "Answers being streamed right now.")
 RETRIEVAL_SECONDS = Histogram(
     "tutor_gateway_retrieval_seconds",

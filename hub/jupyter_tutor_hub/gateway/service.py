@@ -29,6 +29,7 @@ from .prompt import PromptBuilder
 from .request import ModelPolicy
 from .store import ConversationStore
 from .upstream import Upstream
+from .upstreams.router import Router
 
 if TYPE_CHECKING:
     from ..course.search import Mode
@@ -64,6 +65,7 @@ class TutorGateway(LoggingConfigurable):
         False, help="True while the embedder loads: retrieval is text-only, health 'starting'."
     )
     upstream = Instance(Upstream)
+    router = Instance(Router)
     metering = Instance(Metering)
     policy = Instance(ModelPolicy)
     prompt = Instance(PromptBuilder)
@@ -74,6 +76,15 @@ class TutorGateway(LoggingConfigurable):
     @default("upstream")
     def _upstream_default(self) -> Upstream:
         return Upstream(parent=self)
+
+    @default("router")
+    def _router_default(self) -> Router:
+        return Router(parent=self, anthropic=self.upstream)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The upstreams' own prices complete the price table (budgets, costs, dashboards).
+        self.metering.prices = {**self.metering.prices, **self.router.prices()}
 
     @default("metering")
     def _metering_default(self) -> Metering:

@@ -37,6 +37,8 @@ class Upstream(LoggingConfigurable):
     #: The SDK's errors for an HTTP error answer, and for a connection that failed.
     status_errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIStatusError,)
     connection_errors: ClassVar[tuple[type[Exception], ...]] = (anthropic.APIConnectionError,)
+    #: Whether the model can call tools (Anthropic's all can; see ``OpenAIUpstream.tools``).
+    tools = True
 
     api_key = Unicode(
         help="""The Anthropic API key. Defaults to $ANTHROPIC_API_KEY. Without a key the

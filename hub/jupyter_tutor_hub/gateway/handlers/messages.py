@@ -21,7 +21,12 @@ from typing import Any
 import httpx2
 
 from jupyter_tutor import tracing
-from jupyter_tutor.protocol import CITATIONS_HEADER, CONTEXT_HEADER, CONVERSATION_HEADER
+from jupyter_tutor.protocol import (
+    CITATIONS_HEADER,
+    CONTEXT_HEADER,
+    CONVERSATION_HEADER,
+    TOOLS_HEADER,
+)
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
 from ...policy.config import CourseConfig
@@ -92,7 +97,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         with gateway.metering.open_slot(caller.name):
             async with gateway.pool.connection() as conn:
                 config = await load_course_config(conn, course) if course else None
-                _apply_course_model(request, config, gateway.policy)
+                _apply_course_model(request, config, gateway.policy, gateway.router.models)
                 reservation = await gateway.metering.admit(
                     conn,
                     caller.name,
@@ -139,7 +144,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     extra=self._log_fields(),
                 )
             passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
-            if gateway.upstream.offline:  # the offline answer shows (and cites) good matches
+            # The offline answer shows (and cites) good matches only.
+            if gateway.router.offline(request.model):
                 passages = relevant(passages, gateway.offline_cutoff)
             passages = self._build_system(request, course, context, passages, decision)
             async with gateway.pool.connection() as conn:
@@ -170,7 +176,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             )
             if decision.refuse:
                 events = guardrails.refusal_events()
-            elif gateway.upstream.offline:
+            elif gateway.router.offline(request.model):
                 events = offline_events(request.question, passages, avoid=decision.policy.avoid)
             else:
                 events = None
@@ -231,8 +237,10 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         upstream = self.gateway.upstream
         stream = None
         if events is None:
-            stream = await upstream.open_stream(request.params)  # errors here: plain 4xx/5xx
+            # Errors here are plain 4xx/5xx; the router fails over to a fallback model.
+            stream, upstream = await self.gateway.router.open_stream(request.params)
             events = aiter(stream)
+            self._declare_tools(upstream)
         self.start_event_stream()
         metrics.OPEN_STREAMS.inc()
         try:
@@ -258,6 +266,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             if stream is not None:
                 await stream.close()
 
+    def _declare_tools(self, upstream: Any) -> None:
+        """Tell the orchestrator when the model that answers cannot call tools."""
+        if not upstream.tools:
+            self.set_header(TOOLS_HEADER, "none")
+
     async def _send_stream_error(self) -> None:
         """The stream's ``error`` event, sent once the partial turn is stored."""
         if self.stream_error is not None:
@@ -272,7 +285,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         guard: AnswerGuard,
     ) -> str:
         if events is None:
-            message = await self.gateway.upstream.create(request.params)
+            message, upstream = await self.gateway.router.create(request.params)
+            self._declare_tools(upstream)
             message = guard.message(message)  # text, thinking and tool inputs
             recorder.feed_message(message)
         else:
@@ -335,17 +349,21 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
 
 
 def _apply_course_model(
-    request: MessagesRequest, config: CourseConfig | None, policy: ModelPolicy
+    request: MessagesRequest,
+    config: CourseConfig | None,
+    policy: ModelPolicy,
+    routed: list[str],
 ) -> None:
     """The course's ``model`` (``tutor.yaml``) answers, whatever the caller asked for; the
     operator's route of simple questions to ``ModelPolicy.simple_model`` still applies."""
     if not (config and config.model) or request.model == policy.simple_model:
         return
-    if config.model in policy.allowed_models:
+    if config.model in policy.allowed_models or config.model in routed:
         request.params["model"] = config.model
     else:
         policy.log.warning(
-            "Course %s asks for model %s, which ModelPolicy.allowed_models does not list; "
+            "Course %s asks for model %s, which neither ModelPolicy.allowed_models nor "
+            "Router.upstreams lists; "
             "the caller's model is used.",
             config.name,
             config.model,

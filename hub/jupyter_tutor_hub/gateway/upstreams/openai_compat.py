@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import openai
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Dict, Unicode, default
 
 from ..upstream import Upstream
 from .translate import StreamTranslator, chat_request, message_from_completion
@@ -45,9 +45,9 @@ class OpenAIUpstream(Upstream):
     def _base_url_default(self) -> str:
         return os.environ.get("OPENAI_BASE_URL", "")
 
-    model = Unicode(
-        help="""The upstream's own name of the model to call (e.g. qwen2.5-coder:32b).
-        Empty: the model name of the request is sent as it is.""",
+    models = Dict(
+        help="""The hub's model names this upstream serves, each with the upstream's own
+        name for it ({"campus/qwen": "qwen2.5-coder:32b"}); a name not listed is sent as is.""",
     ).tag(config=True)
 
     tools = Bool(
@@ -71,7 +71,8 @@ class OpenAIUpstream(Upstream):
         return self._openai
 
     def _target(self, params: dict[str, Any]) -> str:
-        return self.model or str(params.get("model", ""))
+        model = str(params.get("model", ""))
+        return str(self.models.get(model, model))
 
     async def request(self, params: dict[str, Any], *, stream: bool) -> Any:
         body = chat_request(params | {"stream": stream}, self._target(params), tools=self.tools)
