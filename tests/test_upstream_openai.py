@@ -13,7 +13,9 @@ from fake_openai import FakeOpenAI, Reply
 
 from jupyter_tutor_hub.gateway.errors import GatewayError
 from jupyter_tutor_hub.gateway.recorder import AnswerRecorder
+from jupyter_tutor_hub.gateway.upstream import Upstream
 from jupyter_tutor_hub.gateway.upstreams.openai_compat import OpenAIUpstream
+from jupyter_tutor_hub.gateway.upstreams.router import Router
 from jupyter_tutor_hub.gateway.upstreams.translate import chat_request
 
 MODEL = "campus/qwen"
@@ -170,3 +172,17 @@ async def test_mid_stream_failure_is_a_connection_error(fake: FakeOpenAI) -> Non
             seen.append(event)
     texts = [e["delta"]["text"] for e in seen if e["type"] == "content_block_delta"]
     assert "".join(texts) == "Half an answ"
+
+
+def test_router_from_the_demo_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jupyter-tutor demo --upstream URL --model NAME`` sets these for the gateway."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("TUTOR_MODEL", "llama3.2")
+    router = Router(anthropic=Upstream(api_key=""))
+    name, chosen = router.pick(router.model_for("", "claude-sonnet-4-5"))
+    assert name == "openai" and isinstance(chosen, OpenAIUpstream)
+    assert chosen.base_url == "http://127.0.0.1:11434/v1"
+    assert not router.offline("llama3.2")  # Ollama needs no key
+    assert router.model_for("claude-haiku-4-5", "claude-sonnet-4-5") == "claude-haiku-4-5"
+    assert router.pick("claude-haiku-4-5") == ("anthropic", router.anthropic)

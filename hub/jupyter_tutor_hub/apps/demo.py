@@ -60,6 +60,8 @@ class DemoApp(Application):
         "port": "DemoApp.port",
         "password": "DemoApp.password",
         "data-dir": "DemoApp.data_dir",
+        "upstream": "DemoApp.upstream",
+        "model": "DemoApp.model",
         "log-level": "Application.log_level",
     }
     flags = {
@@ -72,6 +74,22 @@ class DemoApp(Application):
         one kept in the data directory (so it stays the same across restarts).""",
     ).tag(config=True)
     data_dir = Unicode(help="Where the demo keeps its state ($TUTOR_DATA_DIR).").tag(config=True)
+    upstream = Unicode(
+        help="""An OpenAI-compatible API to answer with, e.g. Ollama's
+        http://127.0.0.1:11434/v1 ($OPENAI_BASE_URL; its key: $OPENAI_API_KEY).""",
+    ).tag(config=True)
+    model = Unicode(
+        help="The model to ask it for, e.g. qwen2.5-coder:7b ($TUTOR_MODEL).",
+    ).tag(config=True)
+
+    @default("upstream")
+    def _upstream_default(self) -> str:
+        return os.environ.get("OPENAI_BASE_URL", "")
+
+    @default("model")
+    def _model_default(self) -> str:
+        return os.environ.get("TUTOR_MODEL", "")
+
     ingest = Bool(True, help="Index the sample course at start (incremental).").tag(config=True)
 
     @default("data_dir")
@@ -83,6 +101,8 @@ class DemoApp(Application):
         return os.environ.get("TUTOR_DEMO_PASSWORD", "")
 
     def start(self) -> None:
+        if self.upstream and not self.model:
+            self.exit_with("--upstream needs --model (the model to ask it for, e.g. llama3.2).")
         data_dir = Path(self.data_dir)
         (data_dir / "hub").mkdir(parents=True, exist_ok=True)
         proxy = shutil.which("configurable-http-proxy")
@@ -158,6 +178,8 @@ class DemoApp(Application):
             TUTOR_DEMO_COURSE_DIR=str(released_sample_course(data_dir)),
             TUTOR_DEFAULT_COURSE=env.get("TUTOR_DEFAULT_COURSE", SAMPLE_COURSE_NAME),
         )
+        if self.upstream:  # the gateway's router serves $TUTOR_MODEL from it
+            env.update(OPENAI_BASE_URL=self.upstream, TUTOR_MODEL=self.model)
         command = [sys.executable, "-m", "jupyterhub", "-f", str(config_path("demo"))]
         log_path = data_dir / "demo.log"
         print(f"Starting JupyterHub; its log: {log_path}", flush=True)
@@ -230,11 +252,12 @@ class DemoApp(Application):
 
     def _announce(self, password: str) -> None:
         users = ", ".join(STUDENTS + INSTRUCTORS)
-        model = (
-            "Claude (ANTHROPIC_API_KEY is set)"
-            if os.environ.get("ANTHROPIC_API_KEY")
-            else "none: the offline responder answers from the course material"
-        )
+        if self.upstream:
+            model = f"{self.model} at {self.upstream}"
+        elif os.environ.get("ANTHROPIC_API_KEY"):
+            model = "Claude (ANTHROPIC_API_KEY is set)"
+        else:
+            model = "none: the offline responder answers from the course material"
         print(
             f"\n  Jupyter Tutor demo is running at http://127.0.0.1:{self.port}/\n"
             f"  Log in as one of: {users}\n"

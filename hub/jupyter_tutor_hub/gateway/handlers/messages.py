@@ -44,6 +44,7 @@ from ..request import MessagesRequest, ModelPolicy, context_header
 from ..service import citations_header
 from ..store import parse_conversation_id
 from ..tools import strip_disallowed_tools
+from ..upstreams.router import Router
 from .base import GatewayHandler
 
 
@@ -97,7 +98,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         with gateway.metering.open_slot(caller.name):
             async with gateway.pool.connection() as conn:
                 config = await load_course_config(conn, course) if course else None
-                _apply_course_model(request, config, gateway.policy, gateway.router.models)
+                _apply_course_model(request, config, gateway.policy, gateway.router)
                 reservation = await gateway.metering.admit(
                     conn,
                     caller.name,
@@ -352,21 +353,23 @@ def _apply_course_model(
     request: MessagesRequest,
     config: CourseConfig | None,
     policy: ModelPolicy,
-    routed: list[str],
+    router: Router,
 ) -> None:
-    """The course's ``model`` (``tutor.yaml``) answers, whatever the caller asked for; the
-    operator's route of simple questions to ``ModelPolicy.simple_model`` still applies."""
-    if not (config and config.model) or request.model == policy.simple_model:
+    """The course's ``model`` (``tutor.yaml``), else the hub's ``Router.default_model``,
+    answers whatever the caller asked for; the operator's route of simple questions to
+    ``ModelPolicy.simple_model`` still applies."""
+    model = (config.model if config else "") or router.default_model
+    if not model or request.model == policy.simple_model:
         return
-    if config.model in policy.allowed_models or config.model in routed:
-        request.params["model"] = config.model
+    if model in policy.allowed_models or model in router.models:
+        request.params["model"] = model
     else:
         policy.log.warning(
             "Course %s asks for model %s, which neither ModelPolicy.allowed_models nor "
             "Router.upstreams lists; "
             "the caller's model is used.",
-            config.name,
-            config.model,
+            config.name if config else "(none)",
+            model,
         )
 
 

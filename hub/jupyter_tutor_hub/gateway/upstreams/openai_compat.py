@@ -60,10 +60,15 @@ class OpenAIUpstream(Upstream):
     _openai: openai.AsyncOpenAI | None = None
 
     @property
+    def offline(self) -> bool:
+        """Offline only without a key and a URL: a self-hosted server may need no key."""
+        return not (self.api_key or self.base_url)
+
+    @property
     def client(self) -> Any:
         if self._openai is None:
             self._openai = openai.AsyncOpenAI(
-                api_key=self.api_key,
+                api_key=self.api_key or "no-key",  # the SDK insists on one
                 base_url=self.base_url or None,
                 max_retries=self.max_retries,
                 timeout=self.timeout,

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, Instance, List
+from traitlets import Dict, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import metrics
@@ -48,6 +48,23 @@ class Router(LoggingConfigurable):
         (false for a model that cannot call tools). Model names not listed by any go to the
         Anthropic upstream.""",
     ).tag(config=True)
+    default_model = Unicode(
+        help="""The model of courses whose tutor.yaml names none (the request's model when
+        empty). Defaults to $TUTOR_MODEL.""",
+    ).tag(config=True)
+
+    @default("default_model")
+    def _default_model_default(self) -> str:
+        return os.environ.get("TUTOR_MODEL", "")
+
+    @default("upstreams")
+    def _upstreams_default(self) -> list[dict[str, Any]]:
+        """With $OPENAI_BASE_URL set (the demo's way), one upstream serving $TUTOR_MODEL."""
+        base_url, model = os.environ.get("OPENAI_BASE_URL"), self.default_model
+        if not (base_url and model):
+            return []
+        return [{"name": "openai", "base_url": base_url, "models": {model: model}}]
+
     fallbacks = Dict(
         help="""Fallback model per model ({"claude-sonnet-4-5": "campus/qwen"}): answers when
         the first model's upstream is down (breaker open, 5xx or 529 before the first byte).""",
@@ -81,6 +98,10 @@ class Router(LoggingConfigurable):
             for model, price in (spec.get("prices") or {}).items():
                 table[model] = {"cache_write": 0.0, "cache_read": 0.0} | dict(price)
         return table
+
+    def model_for(self, course_model: str, requested: str) -> str:
+        """The model that answers: the course's, else the hub's default, else the request's."""
+        return course_model or self.default_model or requested
 
     def pick(self, model: str) -> tuple[str, Upstream]:
         """The upstream (and its name for metrics) that serves ``model``."""
