@@ -453,6 +453,24 @@ def costs() -> dict:
         ),
         series(
             lay,
+            "Answers per hour by upstream and model",
+            [
+                prom(
+                    "sum by (upstream, model) (increase(tutor_gateway_answers_total[1h]))",
+                    "{{upstream}} {{model}}",
+                ),
+                prom(
+                    "sum by (upstream, model) (increase(tutor_gateway_failovers_total[1h]))",
+                    "failed over from {{upstream}} {{model}}",
+                    "B",
+                ),
+            ],
+            unit="short",
+            description="Which upstream answered (costs come from each model's price); "
+            "failovers: answers sent to a fallback model because the first was down.",
+        ),
+        series(
+            lay,
             "Rolling 24 h cost against the budget",
             [
                 prom("tutor:cost_usd:increase24h", "spent (24 h)", "A"),
