@@ -63,7 +63,7 @@ def start(make_gateway, fake_openai, tmp_path):
         }
         return await make_gateway(
             Router__upstreams=[campus],
-            ModelPolicy__allowed_models=[MODEL, CAMPUS],
+            ModelPolicy__allowed_models=[MODEL, "claude-haiku-4-5", CAMPUS],
             Upstream__max_retries=0,
             TutorGateway__default_course=course,
             **settings,
