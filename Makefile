@@ -92,11 +92,13 @@ install: $(STAMPS)/package $(STAMPS)/node
 demo: install
 	$(BIN)/jupyter-tutor demo $(DEMO_ARGS)
 
-# ruff, the import layering and the type checks written in pyproject.toml.
-lint: $(STAMPS)/deps
+# ruff, the import layering and the type checks written in pyproject.toml; ESLint and
+# Prettier for the side panel.
+lint: $(STAMPS)/deps $(STAMPS)/labextension-node
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	cd labextension && $(CURDIR)/$(BIN)/jlpm lint:check
 
 test: install $(STAMPS)/system-packages $(STAMPS)/promtool $(STAMPS)/compose-spec.json lint test-js
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -71,14 +71,14 @@ def test_cell_settings_hold_until_the_next_heading(tmp_path: Path) -> None:
     loops = next(n for n in course.notebooks if n.path == "week1/loops.ipynb")
     cells = loops.cells
     assert loops.objectives == ("write for loops",)
-    assert cells[1].exercise == "Loops" and cells[1].policy is None
+    assert cells[1].exercise is None and cells[1].policy is None  # a section, not an exercise
     # The student's stub below "Exercise 1" inherits the exercise's settings.
     assert cells[3].exercise == "Exercise 1"
     assert cells[3].notes == (NOTE,)
     assert cells[3].objectives == ("loop over the characters of a string",)
     assert cells[4].protected and not cells[3].protected
     assert (cells[6].exercise, cells[6].policy) == ("Exercise 2: graded", "no-help")
-    assert (cells[8].exercise, cells[8].policy, cells[8].notes) == ("Reading", "explain", ())
+    assert (cells[8].exercise, cells[8].policy, cells[8].notes) == (None, "explain", ())
     exam = next(n for n in course.notebooks if n.path == "exam.ipynb")
     assert exam.policy == "no-help"
 

@@ -192,3 +192,37 @@ async def test_malformed_requests_are_400_with_a_reason(make_gateway, hub) -> No
             headers=headers | {"X-Tutor-Conversation-Id": "nope"},
         )
         assert bad_id.status_code == 400
+
+
+async def test_citations_are_stored_with_the_answer(make_gateway, hub, fake_upstream) -> None:
+    """The passages an answer was grounded in come back with it from the history."""
+    import httpx
+
+    from jupyter_tutor.protocol import CITATIONS_HEADER, decode_citations
+    from jupyter_tutor_hub.course.search import Hit
+
+    gateway = await make_gateway()
+    passage = Hit("intro-python", "02-lists-and-loops.ipynb", "Lists", 2, "fruits = []", 0.9)
+
+    async def retrieve(course, question, k=None):
+        return [passage]  # retrieval itself is tested in test_course_search.py
+
+    gateway.gateway.retrieve = retrieve
+    token = hub.token_for("student1", SCOPES)
+    fake_upstream.script(Reply.text("Use append."))
+    async with gateway.client(token).messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "add to a list?"}]
+    ) as stream:
+        cited = decode_citations(stream.response.headers.get(CITATIONS_HEADER))
+        conversation = stream.response.headers["x-tutor-conversation-id"]
+        await stream.get_final_message()
+    async with httpx.AsyncClient() as http:
+        response = await http.get(
+            f"{gateway.url}/api/conversations/{conversation}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    answer = response.json()["messages"][-1]
+    assert answer["role"] == "assistant"
+    assert answer["citations"] == cited
+    assert cited[0]["path"] == "02-lists-and-loops.ipynb" and cited[0]["cell"] == 2
+    assert "citations" not in response.json()["messages"][0]

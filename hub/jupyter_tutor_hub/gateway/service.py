@@ -18,7 +18,6 @@ from traitlets import Bool, Float, Instance, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
-from jupyter_tutor.protocol import encode_citations
 
 from ..policy.guardrails import Guardrails
 from ..policy.membership import CourseGroups
@@ -180,9 +179,9 @@ class TutorGateway(LoggingConfigurable):
             metrics.RETRIEVAL_SECONDS.observe(time.monotonic() - started)
 
 
-def citations_header(course: str, passages: Sequence[Any]) -> str:
-    """The passages as the value of the citations response header."""
-    items = [
+def citation_items(course: str, passages: Sequence[Any]) -> list[dict[str, Any]]:
+    """The passages as citations: the response header's items, stored with the answer."""
+    return [
         {
             "course": course,
             "path": hit.path,
@@ -192,4 +191,3 @@ def citations_header(course: str, passages: Sequence[Any]) -> str:
         }
         for hit in passages
     ]
-    return encode_citations(items)

@@ -11,6 +11,7 @@ caller: a conversation id of another user reads as not found.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -52,14 +53,21 @@ class ConversationStore(LoggingConfigurable):
     ).tag(config=True)
 
     async def start_answer(
-        self, conn: AsyncConnection, *, conversation_id: uuid.UUID, request_id: str
+        self,
+        conn: AsyncConnection,
+        *,
+        conversation_id: uuid.UUID,
+        request_id: str,
+        citations: Sequence[Mapping[str, Any]] = (),
     ) -> int:
-        """Store the assistant's turn as ``streaming`` before the model is called."""
+        """Store the assistant's turn as ``streaming`` before the model is called, with the
+        course passages it is grounded in (so the history shows them later)."""
         row = await (
             await conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, status, request_id)"
-                " VALUES (%s, 'assistant', '[]'::jsonb, 'streaming', %s) RETURNING id",
-                (conversation_id, request_id),
+                "INSERT INTO messages (conversation_id, role, content, status, request_id,"
+                " citations) VALUES (%s, 'assistant', '[]'::jsonb, 'streaming', %s, %s)"
+                " RETURNING id",
+                (conversation_id, request_id, Jsonb(list(citations))),
             )
         ).fetchone()
         return row[0]
@@ -200,15 +208,17 @@ class ConversationStore(LoggingConfigurable):
             raise _not_found()
         await self.close_stale_answers(conn, conversation_id)
         await cur.execute(
-            "SELECT id, role, content, status, model, created_at FROM messages"
+            "SELECT id, role, content, status, model, created_at, citations FROM messages"
             " WHERE conversation_id = %s ORDER BY id",
             (conversation_id,),
         )
         messages = [_jsonable(r) for r in await cur.fetchall()]
         for message in messages:
-            if message["role"] == "user" and isinstance(message["content"], dict):
-                message["context"] = message["content"].get("context")
-                message["content"] = message["content"].get("content")
+            if message["role"] == "user":
+                del message["citations"]
+                if isinstance(message["content"], dict):
+                    message["context"] = message["content"].get("context")
+                    message["content"] = message["content"].get("content")
         return {**_jsonable(conversation), "messages": messages}
 
 

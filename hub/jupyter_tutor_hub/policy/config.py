@@ -155,6 +155,23 @@ class CourseConfig:
         return cls(**known)
 
 
+#: A heading that names an exercise ("Exercise 2: loops", "Übung 1", "Exercice 3").
+_EXERCISE_HEADING = re.compile(r"\b(exercises?|exercices?|übung|ejercicio|practice)\b", re.I)
+
+
+def _exercise(section: Mapping[str, Any], heading: str | None, metadata: Any) -> str | None:
+    """The exercise a cell belongs to, only where it is one: the section's ``tutor``
+    exercise, the cell's nbgrader grade id, or a heading that says it is an exercise. Other
+    sections ("Lists and Loops", "NameError") are not exercises."""
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, Mapping) else None
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, Mapping) else None
+    if section.get("exercise"):
+        return str(section["exercise"])
+    if heading and _EXERCISE_HEADING.search(heading):
+        return heading
+    return str(grade_id) if grade_id else None
+
+
 @dataclass(frozen=True)
 class CellSettings:
     """What the tutor knows about one cell, its section's settings included."""
@@ -474,7 +491,7 @@ def _read_cells(
             index=index,
             id=cell_id,
             cell_type=cell_type,
-            exercise=section.get("exercise") or heading,
+            exercise=_exercise(section, heading, metadata),
             policy=section.get("policy"),
             objectives=section.get("objectives", ()),
             notes=section.get("notes", ()),

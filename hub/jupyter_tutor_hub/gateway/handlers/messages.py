@@ -26,6 +26,7 @@ from jupyter_tutor.protocol import (
     CONTEXT_HEADER,
     CONVERSATION_HEADER,
     TOOLS_HEADER,
+    encode_citations,
 )
 from jupyter_tutor.sse import ClientGone, EventStreamMixin
 
@@ -41,7 +42,7 @@ from ..metering import Reservation
 from ..offline import offline_events, relevant
 from ..recorder import AnswerRecorder
 from ..request import MessagesRequest, ModelPolicy, context_header
-from ..service import citations_header
+from ..service import citation_items
 from ..store import parse_conversation_id
 from ..tools import strip_disallowed_tools
 from ..upstreams.router import Router
@@ -149,6 +150,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             if gateway.router.offline(request.model):
                 passages = relevant(passages, gateway.offline_cutoff)
             passages = self._build_system(request, course, context, passages, decision)
+            citations = citation_items(course, passages)
             async with gateway.pool.connection() as conn:
                 conversation = await gateway.store.open_turn(
                     conn,
@@ -160,11 +162,14 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     request_id=self.request_id,
                 )
                 self.answer_id = await gateway.store.start_answer(
-                    conn, conversation_id=conversation, request_id=self.request_id
+                    conn,
+                    conversation_id=conversation,
+                    request_id=self.request_id,
+                    citations=citations,
                 )
             self.conversation_id = str(conversation)
             self.set_header(CONVERSATION_HEADER, self.conversation_id)
-            self.set_header(CITATIONS_HEADER, citations_header(course, passages))
+            self.set_header(CITATIONS_HEADER, encode_citations(citations))
             await guardrails.record_question(
                 gateway.pool,
                 decision,
