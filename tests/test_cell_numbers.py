@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jupyter_tutor.protocol import decode_citations
+from jupyter_tutor.protocol import decode_citations, encode_citations
 from jupyter_tutor_hub.course.search import Hit
 from jupyter_tutor_hub.dashboard.page import build_charts, fmt
 from jupyter_tutor_hub.dashboard.queries import Table
 from jupyter_tutor_hub.gateway.prompt import passages_text
-from jupyter_tutor_hub.gateway.service import citations_header
+from jupyter_tutor_hub.gateway.service import citation_items
 from jupyter_tutor_magics.render import Answer, history_markdown
 
 ONE_ANSWER = json.loads(
@@ -43,7 +43,7 @@ def test_the_model_is_shown_the_place_people_read() -> None:
 
 def test_the_source_card_gets_the_cell_as_the_api_counts_it() -> None:
     # the panel's card turns this into PLACE (views.spec.ts, same file)
-    assert decode_citations(citations_header(HIT.course, [HIT])) == [CITATION]
+    assert decode_citations(encode_citations(citation_items(HIT.course, [HIT]))) == [CITATION]
 
 
 def test_the_magics_name_the_same_place_streamed_and_from_the_history() -> None:
