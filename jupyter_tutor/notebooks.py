@@ -33,6 +33,11 @@ def cell_source(cell: Mapping[str, Any]) -> str:
     return joined(cell.get("source", ""))
 
 
+#: Cell indexes both sides accept (they are stored in ``integer`` columns; no notebook has
+#: a million cells): larger ones are refused with a 400 before anything is stored.
+MAX_CELL_INDEX = 1_000_000
+
+
 def cell_number(index: int) -> int:
     """The number people use for the cell at 0-based ``index``: cells count from 1.
 

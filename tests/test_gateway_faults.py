@@ -47,7 +47,9 @@ async def test_database_restart_fails_clearly_then_recovers(
         url = server.create_database("faults")
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
-        gateway = await make_gateway(db_url=url, Database__pool_timeout=2)
+        gateway = await make_gateway(
+            db_url=url, Database__pool_timeout=2, Metering__max_open_streams=0
+        )
         client = gateway.client(hub.token_for("student1", SCOPES))
         fake_upstream.script(Reply.text("Before the restart."))
         assert await ask(client, "first") == "Before the restart."

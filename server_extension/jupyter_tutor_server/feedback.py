@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_tutor.chat import MAX_COMMENT_CHARS, VOTES
+from jupyter_tutor.notebooks import MAX_CELL_INDEX
 
 from .chat_request import BadRequest, parse_conversation_id
 from .notebook import NotebookUnavailable, api_path
@@ -64,6 +65,8 @@ def parse_course_query(argument: Callable[[str], str | None], root_dir: str) -> 
     if cell_index:
         if not (cell_index.isascii() and cell_index.isdigit()):
             raise BadRequest("`cell_index` must be a 0-based cell index (0, 1, 2…).")
+        if int(cell_index) >= MAX_CELL_INDEX:
+            raise BadRequest(f"`cell_index` must be below {MAX_CELL_INDEX}.")
         params["cell_index"] = int(cell_index)
     cell_id = argument("cell_id")
     if cell_id:

@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_tutor.notebooks import find_cell_index
+from jupyter_tutor.notebooks import MAX_CELL_INDEX, find_cell_index
 
 from .config import CellSettings, CourseConfig, NotebookSettings
 
 #: Cell indexes are stored as PostgreSQL ``integer``; no notebook comes near this.
-MAX_CELL_INDEX = 1_000_000
 
 
 @dataclass(frozen=True)

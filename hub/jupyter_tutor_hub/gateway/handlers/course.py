@@ -13,6 +13,7 @@ from ...policy.config import CourseConfig
 from ...policy.resolve import Situation, resolve
 from ...policy.store import load_course_config, load_notebook
 from ..courses import question_course
+from ..errors import bad_request
 from .base import GatewayHandler
 
 
@@ -30,13 +31,16 @@ class CourseHandler(GatewayHandler):
             },
         )
         cell = self.get_argument("cell_index", None)
-        situation = Situation.from_header(
-            {
-                "notebook_path": self.get_argument("notebook_path", None),
-                "cell_index": int(cell) if cell and cell.isdigit() else None,
-                "cell_id": self.get_argument("cell_id", None),
-            }
-        )
+        try:
+            situation = Situation.from_header(
+                {
+                    "notebook_path": self.get_argument("notebook_path", None),
+                    "cell_index": int(cell) if cell and cell.isascii() and cell.isdigit() else None,
+                    "cell_id": self.get_argument("cell_id", None),
+                }
+            )
+        except ValueError as err:  # a cell index out of range
+            raise bad_request(str(err)) from err
         async with self.gateway.pool.connection() as conn:
             config = await load_course_config(conn, course) if course else None
             notebook = (

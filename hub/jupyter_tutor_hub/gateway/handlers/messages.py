@@ -93,10 +93,11 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         conversation_id = parse_conversation_id(self.request.headers.get(CONVERSATION_HEADER))
         header = context_header(self.request.headers.get(CONTEXT_HEADER))
         situation = _situation(header)
-        course = await question_course(gateway, caller, header)
-        # Admission before any expensive work: the open-request cap from memory, then the
-        # rate limit and the budget in one transaction; only then policy and retrieval.
+        # Admission before any expensive work: the open-request cap from memory (before even
+        # the course's membership query), then the rate limit and the budget in one
+        # transaction; only then policy and retrieval.
         with gateway.metering.open_slot(caller.name):
+            course = await question_course(gateway, caller, header)
             async with gateway.pool.connection() as conn:
                 config = await load_course_config(conn, course) if course else None
                 _apply_course_model(request, config, gateway.policy, gateway.router)
