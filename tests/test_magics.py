@@ -153,8 +153,11 @@ def test_interrupt_stops_the_answer(server, fake_upstream) -> None:
         if msg["msg_type"] in ("display_data", "update_display_data"):
             shown = msg["content"]["data"]["text/markdown"]
     server.request("POST", f"api/kernels/{kernel_id}/interrupt").raise_for_status()
+    # wait_for_ready may have left late kernel_info replies on the shell channel.
     reply = client.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
+    while reply["parent_header"]["msg_id"] != msg_id:
+        assert reply["msg_type"] == "kernel_info_reply", reply["msg_type"]
+        reply = client.get_shell_msg(timeout=30)
     assert reply["content"]["status"] == "ok"  # stopped cleanly: no KeyboardInterrupt
     while True:
         msg = client.get_iopub_msg(timeout=10)
