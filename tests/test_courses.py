@@ -11,17 +11,24 @@ from __future__ import annotations
 import json
 import secrets
 
+import anthropic
 import httpx
+import psycopg
 import pytest
-from policy_fixtures import publish_course, write_course
+from fake_anthropic import Reply
+from policy_fixtures import publish_course, seed_activity, write_course
 from test_policy import ask, rules
 
 from jupyter_tutor.protocol import COURSES_HEADER, ERROR_CODE_HEADER
+from jupyter_tutor_hub.dashboard.access import visible_courses
+from jupyter_tutor_hub.gateway.auth import Caller
 from jupyter_tutor_hub.gateway.courses import choose_course
 from jupyter_tutor_hub.gateway.errors import GatewayError
 
 #: What a student's server token holds that matters here (its own groups included).
 SCOPES = ["access:services!service=tutor", "custom:tutor:use", "read:users:groups!user"]
+#: What a sign-in to the dashboard holds.
+INSTRUCTOR_SCOPES = ["access:services!service=tutor", "custom:tutor:instructor"]
 
 
 @pytest.fixture
@@ -31,9 +38,7 @@ async def campus(make_gateway, hub, database_url, tmp_path):
     tag = secrets.token_hex(3)
     a, b = f"mc-a-{tag}", f"mc-b-{tag}"
     publish_course(database_url, write_course(tmp_path / "a", name=a), a)
-    publish_course(
-        database_url, write_course(tmp_path / "b", name=b, avoid=("recursion",)), b
-    )
+    publish_course(database_url, write_course(tmp_path / "b", name=b, avoid=("recursion",)), b)
     users = {role: f"mc-{role}-{tag}" for role in ("one", "both", "none")}
     for name in users.values():
         assert hub.api("POST", f"/users/{name}").status_code == 201
@@ -137,3 +142,119 @@ def test_choice_rules() -> None:
     with pytest.raises(GatewayError) as picked:
         choose_course({"a", "b"}, requested=None, marker="c", default="")
     assert picked.value.status == 403
+
+
+def _course_folder(tmp_path, name: str, extra: str = "", **kwargs):
+    """A test course named ``name`` whose tutor.yaml names no instructor group of the
+    session hub (so only ``formgrade-NAME`` makes someone its instructor)."""
+    folder = write_course(tmp_path / name, name=name, **kwargs)
+    yaml = folder / "tutor.yaml"
+    yaml.write_text(yaml.read_text().replace("[instructors]", "[nobody-here]") + extra)
+    return folder
+
+
+async def test_instructors_see_only_the_courses_they_teach(
+    make_gateway, hub, database_url, tmp_path
+) -> None:
+    tag = secrets.token_hex(3)
+    a, b = f"mc-a-{tag}", f"mc-b-{tag}"
+    for course in (a, b):
+        publish_course(database_url, _course_folder(tmp_path, course, read_conversations=True))
+        seed_activity(database_url, course)
+    teacher = f"mc-teacher-{tag}"
+    assert hub.api("POST", f"/users/{teacher}").status_code == 201
+    # formgrade-A says which course; the instructors' role gives the scope.
+    assert hub.api("POST", f"/groups/formgrade-{a}", json={"users": [teacher]}).status_code == 201
+    added = hub.api("POST", "/groups/instructors/users", json={"users": [teacher]})
+    assert added.status_code == 200, added.text
+    gateway = await make_gateway(TutorGateway__default_course=a)
+    teaches = hub.token_for(teacher, INSTRUCTOR_SCOPES)
+
+    async def dashboard(token: str, path: str = "", **params) -> httpx.Response:
+        return await get(gateway, token, f"dashboard/{path}", **params)
+
+    def conversation_of(course: str) -> str:
+        with psycopg.connect(database_url) as conn:
+            return str(
+                conn.execute(
+                    "SELECT id FROM conversations WHERE course_id = %s LIMIT 1", (course,)
+                ).fetchone()[0]
+            )
+
+    page = await dashboard(teaches)
+    assert page.status_code == 200, page.text
+    assert f'value="{a}"' in page.text and f'value="{b}"' not in page.text
+    assert (await dashboard(teaches, course=a)).status_code == 200
+    theirs, other = conversation_of(a), conversation_of(b)
+    assert (await dashboard(teaches, f"conversations/{theirs}", course=a)).status_code == 200
+    refused = [
+        await dashboard(teaches, course=b),
+        await dashboard(teaches, "export/questions.csv", course=b),
+        await dashboard(teaches, "export/conversations.csv", course=b),
+        await dashboard(teaches, f"conversations/{other}", course=b),
+    ]
+    assert [r.status_code for r in refused] == [403] * 4
+    assert all("NameError" not in r.text for r in refused)
+    # B's conversation asked for through A, the course the instructor does teach: not there.
+    assert (await dashboard(teaches, f"conversations/{other}", course=a)).status_code == 404
+    # The scope alone (a student's dashboard sign-in) teaches nothing.
+    student = hub.token_for("student1", ["access:services!service=tutor"])
+    assert (await dashboard(student, course=a)).status_code == 403
+    # Admins see every course (the hub's admin flag, as the hub reports it).
+    groups = gateway.gateway.course_groups
+    async with gateway.gateway.pool.connection() as conn:
+        listed = await visible_courses(conn, Caller("root", admin=True), a, groups)
+        for_teacher = await visible_courses(
+            conn,
+            Caller(teacher, frozenset({f"formgrade-{a}"}), frozenset(INSTRUCTOR_SCOPES)),
+            a,
+            groups,
+        )
+    assert {a, b} <= {c.name for c in listed}
+    assert [c.name for c in for_teacher] == [a]
+
+
+async def test_budget_per_student_per_course(
+    make_gateway, hub, database_url, tmp_path, fake_upstream
+) -> None:
+    """B's tutor.yaml budget counts what the student spent in B only; the operator's
+    budget counts everything."""
+    tag = secrets.token_hex(3)
+    a, b = f"mc-a-{tag}", f"mc-b-{tag}"
+    publish_course(database_url, _course_folder(tmp_path, a))
+    publish_course(database_url, _course_folder(tmp_path, b, "budget: {daily_tokens: 3000}\n"))
+    student = f"mc-budget-{tag}"
+    assert hub.api("POST", f"/users/{student}").status_code == 201
+    for course in (a, b):
+        joined = hub.api("POST", f"/groups/nbgrader-{course}", json={"users": [student]})
+        assert joined.status_code == 201
+    gateway = await make_gateway(
+        TutorGateway__default_course=a,
+        Metering__daily_token_budget=7000,
+        Metering__prompt_allowance_chars=300,
+        Metering__min_output_tokens=50,
+    )
+    client = gateway.client(hub.token_for(student, SCOPES))
+    spend = [Reply.text("ok", input_tokens=1500, output_tokens=1500) for _ in range(3)]
+    fake_upstream.script(*spend)
+    await ask(client, context={"course": b})
+    with pytest.raises(anthropic.RateLimitError) as in_b:
+        await ask(client, context={"course": b})
+    assert f"budget for the course {b}" in in_b.value.body["error"]["message"]
+    assert in_b.value.response.headers[ERROR_CODE_HEADER] == "budget_exceeded"
+    await ask(client, context={"course": a})  # A has no budget of its own
+    await ask(client, context={"course": a})
+    with pytest.raises(anthropic.RateLimitError) as overall:  # 9,000 > the operator's 7,000
+        await ask(client, context={"course": a})
+    assert "for the course" not in overall.value.body["error"]["message"]
+    with psycopg.connect(database_url) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT course_id, tokens FROM usage_daily_course WHERE user_name = %s",
+                (student,),
+            ).fetchall()
+        )
+        total = conn.execute(
+            "SELECT tokens FROM usage_daily WHERE user_name = %s", (student,)
+        ).fetchone()[0]
+    assert rows == {a: 6000, b: 3000} and total == 9000

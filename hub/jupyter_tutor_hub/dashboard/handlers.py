@@ -69,14 +69,16 @@ class DashboardHandler(HubOAuthenticated, GatewayHandler):
     async def course(self) -> tuple[CourseConfig, list[CourseConfig]]:
         """The course asked for (``?course=``, else the first one), if the caller instructs it."""
         async with self.gateway.pool.connection() as conn:
-            courses = await visible_courses(conn, self.caller, self.gateway.default_course)
+            courses = await visible_courses(
+                conn, self.caller, self.gateway.default_course, self.gateway.course_groups
+            )
         if not courses:
             raise GatewayError(
                 "permission_error",
                 f"{self.caller.name} is not an instructor of any course here. Instructors "
-                "belong to a hub group the course names in its tutor.yaml (by default "
-                "`instructors`) and hold the custom:tutor:instructor scope; ask your hub's "
-                "admin to add you.",
+                "belong to the course's formgrade-COURSE group or a hub group its tutor.yaml "
+                "names (by default `instructors`) and hold the custom:tutor:instructor "
+                "scope; ask your hub's admin to add you.",
             )
         wanted = self.get_argument("course", None) or self.gateway.default_course
         for course in courses:

@@ -11,7 +11,10 @@ student who floods the gateway costs it little: past ``max_open_streams`` reques
 same user in flight, the next is refused from memory, without touching the database.
 The reservation is made before the gateway has built its system prompt, so it counts
 ``prompt_allowance_chars`` for it, and the prompt builder keeps within that bound.
-A course's ``budget`` in ``tutor.yaml`` tightens the operator's daily budgets.
+A course's ``budget`` in ``tutor.yaml`` is per student per course, on top of the operator's
+daily budget per student: a question in a course must fit both, the course's counted over
+what the student spent in that course today (``usage_daily_course``), the operator's over
+everything they spent (``usage_daily``), reservations included, under the same row lock.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class Reservation:
     user_name: str
     day: dt.date
     max_output_tokens: int
+    #: The course the request is in, whose per-course usage it adds to (None: none known).
+    course: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,13 +92,6 @@ class Budget:
 
     def __bool__(self) -> bool:
         return bool(self.tokens or self.usd)
-
-
-def _tighter(a: float, b: float | None) -> float:
-    """The stricter of two limits, where 0 (or None) means no limit."""
-    if not b:
-        return a
-    return min(a, b) if a else b
 
 
 class Metering(LoggingConfigurable):
@@ -158,14 +156,16 @@ class Metering(LoggingConfigurable):
             if not self._open[user]:
                 del self._open[user]
 
-    def budget(self, course: CourseConfig | None = None) -> Budget:
-        """The operator's daily budgets, tightened by ``course``'s own (``tutor.yaml``)."""
+    def budget(self) -> Budget:
+        """The operator's daily budgets per student, over all courses."""
+        return Budget(self.daily_token_budget, self.daily_usd_budget)
+
+    @staticmethod
+    def course_budget(course: CourseConfig | None) -> Budget:
+        """``course``'s own daily budgets per student (``tutor.yaml`` ``budget``)."""
         if course is None:
-            return Budget(self.daily_token_budget, self.daily_usd_budget)
-        return Budget(
-            int(_tighter(self.daily_token_budget, course.daily_tokens)),
-            float(_tighter(self.daily_usd_budget, course.daily_usd)),
-        )
+            return Budget()
+        return Budget(int(course.daily_tokens or 0), float(course.daily_usd or 0.0))
 
     def price(self, model: str) -> dict[str, float]:
         if model in self.prices:
@@ -199,17 +199,17 @@ class Metering(LoggingConfigurable):
         lower than asked when the budget is nearly used up (a shorter answer rather than
         none).
         """
-        budget = self.budget(course)
+        name = course.name if course is not None else None
         async with conn.transaction():
             day = (
                 await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
             )[0]
             if self.requests_per_minute:
                 await self._count_request(conn, user)
-            if not budget:
-                return Reservation(None, user, day, max_tokens)
+            if not self.budget() and not self.course_budget(course):
+                return Reservation(None, user, day, max_tokens, name)
             input_chars += self.prompt_allowance_chars
-            return await self._reserve(conn, user, day, model, input_chars, max_tokens, budget)
+            return await self._reserve(conn, user, day, model, input_chars, max_tokens, course)
 
     async def _count_request(self, conn: AsyncConnection, user: str) -> None:
         row = await (
@@ -239,50 +239,61 @@ class Metering(LoggingConfigurable):
         model: str,
         input_chars: int,
         max_tokens: int,
-        budget: Budget,
+        course: CourseConfig | None,
     ) -> Reservation:
+        # The lock on the user's day serializes all of their admissions, whatever the course.
         await conn.execute(
             "INSERT INTO usage_daily (user_name, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (user, day),
         )
-        used_tokens, used_usd = await (
-            await conn.execute(
-                "SELECT tokens, cost_usd FROM usage_daily"
-                " WHERE user_name = %s AND day = %s FOR UPDATE",
-                (user, day),
-            )
-        ).fetchone()
-        held_tokens, held_usd = await (
-            await conn.execute(
-                "SELECT coalesce(sum(tokens), 0)::bigint, coalesce(sum(cost_usd), 0)"
-                " FROM budget_reservations"
-                " WHERE user_name = %s AND day = %s AND expires_at > now()",
-                (user, day),
-            )
-        ).fetchone()
-        input_tokens = input_chars // _CHARS_PER_TOKEN + 1
-        output_tokens = self._affordable_output(
-            model,
-            input_tokens,
-            max_tokens,
-            budget,
-            spent_tokens=used_tokens + held_tokens,
-            spent_usd=used_usd + held_usd,
+        await conn.execute(
+            "SELECT 1 FROM usage_daily WHERE user_name = %s AND day = %s FOR UPDATE", (user, day)
         )
-        if output_tokens < min(self.min_output_tokens, max_tokens):
-            exhausted = budget.usd and used_usd + held_usd >= Decimal(str(budget.usd))
-            reason = "daily_usd" if exhausted else "daily_tokens"
-            metrics.BUDGET_REJECTIONS.labels(reason).inc()
-            raise rate_limited(_budget_message(), _seconds_to_midnight(), "budget_exceeded")
+        input_tokens = input_chars // _CHARS_PER_TOKEN + 1
+        name = course.name if course is not None else None
+        limits = [(self.budget(), None)]
+        if self.course_budget(course):
+            limits.append((self.course_budget(course), name))
+        output_tokens = max_tokens
+        for budget, scope in limits:
+            if not budget:
+                continue
+            spent_tokens, spent_usd = await _spent(conn, user, day, scope)
+            affordable = self._affordable_output(
+                model,
+                input_tokens,
+                max_tokens,
+                budget,
+                spent_tokens=spent_tokens,
+                spent_usd=spent_usd,
+            )
+            if affordable < min(self.min_output_tokens, max_tokens):
+                exhausted = budget.usd and spent_usd >= Decimal(str(budget.usd))
+                reason = "daily_usd" if exhausted else "daily_tokens"
+                metrics.BUDGET_REJECTIONS.labels(
+                    reason if scope is None else "course_" + reason
+                ).inc()
+                raise rate_limited(
+                    _budget_message(scope), _seconds_to_midnight(), "budget_exceeded"
+                )
+            output_tokens = min(output_tokens, affordable)
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         row = await (
             await conn.execute(
-                "INSERT INTO budget_reservations (user_name, day, tokens, cost_usd, expires_at)"
-                " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-                (user, day, usage.total, self.cost(model, usage), self.reservation_seconds),
+                "INSERT INTO budget_reservations"
+                " (user_name, day, tokens, cost_usd, expires_at, course_id)"
+                " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s), %s) RETURNING id",
+                (
+                    user,
+                    day,
+                    usage.total,
+                    self.cost(model, usage),
+                    self.reservation_seconds,
+                    name,
+                ),
             )
         ).fetchone()
-        return Reservation(row[0], user, day, output_tokens)
+        return Reservation(row[0], user, day, output_tokens, name)
 
     def _affordable_output(
         self,
@@ -322,6 +333,23 @@ class Metering(LoggingConfigurable):
                 " requests = usage_daily.requests + 1",
                 (reservation.user_name, reservation.day, usage.total, cost),
             )
+            if reservation.course:
+                await conn.execute(
+                    "INSERT INTO usage_daily_course"
+                    " (user_name, course_id, day, tokens, cost_usd, requests)"
+                    " VALUES (%s, %s, %s, %s, %s, 1)"
+                    " ON CONFLICT (user_name, course_id, day) DO UPDATE SET"
+                    " tokens = usage_daily_course.tokens + excluded.tokens,"
+                    " cost_usd = usage_daily_course.cost_usd + excluded.cost_usd,"
+                    " requests = usage_daily_course.requests + 1",
+                    (
+                        reservation.user_name,
+                        reservation.course,
+                        reservation.day,
+                        usage.total,
+                        cost,
+                    ),
+                )
         metrics.COST_USD.labels(model).inc(float(cost))
         for kind in (
             "input_tokens",
@@ -332,11 +360,9 @@ class Metering(LoggingConfigurable):
             metrics.TOKENS.labels(model, kind.removesuffix("_tokens")).inc(getattr(usage, kind))
         return cost
 
-    async def today(
-        self, conn: AsyncConnection, user: str, course: CourseConfig | None = None
-    ) -> dict[str, Any]:
-        """The caller's usage today and what is left of the budgets."""
-        budget = self.budget(course)
+    async def today(self, conn: AsyncConnection, user: str) -> dict[str, Any]:
+        """The caller's usage today (all courses) and what is left of the operator's budgets."""
+        budget = self.budget()
         row = await (
             await conn.execute(
                 "SELECT tokens, cost_usd, requests FROM usage_daily"
@@ -363,10 +389,40 @@ def _seconds_to_midnight() -> int:
     return int((midnight - now).total_seconds()) + 1
 
 
-def _budget_message() -> str:
+async def _spent(
+    conn: AsyncConnection, user: str, day: dt.date, course: str | None
+) -> tuple[int, Decimal]:
+    """Tokens and USD ``user`` spent or holds in reservations on ``day``: in ``course``, or
+    in all courses when it is None."""
+    if course is None:
+        used = "SELECT tokens, cost_usd FROM usage_daily WHERE user_name = %s AND day = %s"
+        held = ""
+        args: tuple[Any, ...] = (user, day)
+    else:
+        used = (
+            "SELECT tokens, cost_usd FROM usage_daily_course"
+            " WHERE user_name = %s AND day = %s AND course_id = %s"
+        )
+        held = " AND course_id = %s"
+        args = (user, day, course)
+    row = await (await conn.execute(used, args)).fetchone()
+    used_tokens, used_usd = row or (0, Decimal(0))
+    held_tokens, held_usd = await (
+        await conn.execute(
+            "SELECT coalesce(sum(tokens), 0)::bigint, coalesce(sum(cost_usd), 0)"
+            " FROM budget_reservations"
+            " WHERE user_name = %s AND day = %s AND expires_at > now()" + held,
+            args,
+        )
+    ).fetchone()
+    return int(used_tokens + held_tokens), Decimal(used_usd) + Decimal(held_usd)
+
+
+def _budget_message(course: str | None = None) -> str:
     hours, rest = divmod(_seconds_to_midnight(), 3600)
+    which = f"tutor budget for the course {course}" if course else "tutor budget"
     return (
-        "You have used today's tutor budget. It resets at midnight UTC "
+        f"You have used today's {which}. It resets at midnight UTC "
         f"(in {hours} h {rest // 60} min). Keep going with the course notes meanwhile, "
         "or ask your instructor if you need more."
     )

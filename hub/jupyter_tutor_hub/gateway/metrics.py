@@ -36,7 +36,8 @@ TOKENS = Counter(
 COST_USD = Counter("tutor_gateway_cost_usd_total", "Cost metered in USD, by model.", ["model"])
 BUDGET_REJECTIONS = Counter(
     "tutor_gateway_budget_rejections_total",
-    "Requests refused by a limit, by reason (daily_tokens, daily_usd, rate).",
+    "Requests refused by a limit, by reason (daily_tokens, daily_usd, course_daily_tokens,"
+    " course_daily_usd, rate, open_streams).",
     ["reason"],
 )
 TOOL_USES = Counter(

@@ -49,13 +49,15 @@ class CourseGroups(Configurable):
     def instructor_group(self, course: str) -> str:
         return self.instructor_prefix + course
 
+    def taught_courses(self, groups: Iterable[str]) -> set[str]:
+        """The courses whose ``formgrade-COURSE`` group is among ``groups``."""
+        return self._courses_with(self.instructor_prefix, groups)
+
     def instructs(self, course: CourseConfig, name: str, groups: Iterable[str]) -> bool:
         """Whether ``name`` (in ``groups``) teaches ``course``: ``formgrade-COURSE`` or
         ``tutor.yaml``'s ``instructors``."""
         groups = set(groups)
-        return course.name in self._courses_with(
-            self.instructor_prefix, groups
-        ) or course.instructed_by(name, groups)
+        return course.name in self.taught_courses(groups) or course.instructed_by(name, groups)
 
     def member_courses(
         self, name: str, groups: Iterable[str], published: Iterable[CourseConfig] = ()
