@@ -1,59 +1,140 @@
 """What the gateway adds: time to first token and total time, through it versus direct.
 
-Starts an embedded PostgreSQL, the fake Anthropic API (a subprocess streaming tokens at a
-realistic pace) and a real JupyterHub with the gateway as a managed service, then runs the
-same streaming requests with the official SDK twice: straight to the fake, and through the
-gateway with a student's hub token.  At each concurrency level it reports p50/p95 of both
-and their difference, errors, and the gateway's memory per open stream.  Prints JSON and
-writes it to ``bench/results/gateway_overhead.json``.
+Starts an embedded PostgreSQL with the sample course ingested and published (so every
+question is embedded, searched, policed and guarded as in production), the fake Anthropic
+API and the fake OpenAI-compatible API (subprocesses streaming tokens at a realistic
+pace), a minimal relay (``minimal_relay.py``: forwards bytes, nothing else) and a real
+JupyterHub with the gateway as a managed service, with a daily budget and a rate limit so
+every question reserves and settles budget.  Then, at each concurrency level, the same
+streaming questions from distinct students (one hub user and token each), one path at a
+time:
 
-    python bench/gateway_overhead.py [--levels 1,50,500] [--delay 0.02]
+- ``direct``: the anthropic SDK straight to the fake;
+- ``relay``: the same SDK through the minimal relay (the physical floor of relaying);
+- ``gateway``: the same SDK through the gateway, with each student's hub token;
+- ``openai_direct``: the openai SDK straight to the fake Chat Completions API;
+- ``openai_relay``: the openai SDK through the minimal relay;
+- ``gateway_openai``: the anthropic SDK through the gateway, asking for a model the gateway
+  routes to the OpenAI-compatible upstream (translated both ways).
+
+It reports p50/p95 of each path and what the gateway adds over the direct path of its
+API, errors, whether every gateway answer left its two turns stored, and the gateway's
+memory per open stream.  With ``--profile`` it also samples the gateway with py-spy during
+the gateway runs and keeps a flame graph and the hottest frames per level in
+``bench/profiles/``.  Prints JSON and writes it to ``bench/results/gateway_overhead.json``.
+
+    python bench/gateway_overhead.py [--levels 1,50,500] [--delay 0.02] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx
+import openai
 import psutil
+import psycopg
+from common import BENCH
 from common import report as report_result
-from harness import FAKE_KEY, fake_upstream_process, gateway_process, latency_summary, start_stack
+from harness import (
+    FAKE_KEY,
+    fake_upstream_process,
+    gateway_process,
+    latency_summary,
+    serving_process,
+    start_stack,
+)
+
+from jupyter_tutor_hub.apps.demo import SAMPLE_COURSE_NAME, sample_course_dir
+from jupyter_tutor_hub.db import Database
 
 MODEL = "claude-sonnet-4-5"
+#: The model name the gateway routes to the OpenAI-compatible upstream (the fake).
+OPENAI_MODEL = "campus/qwen"
+OPENAI_KEY = "sk-openai-fake-test-key-0123"
+SCOPES = ["access:services!service=tutor"]
+PROFILES = BENCH / "profiles"
+
+#: Production-like limits: every question reserves budget and counts against a rate.
+GATEWAY_CONFIG = """
+c.Database.pool_max_size = 20
+c.Metering.daily_usd_budget = 50.0
+c.Metering.requests_per_minute = 600
+c.ModelPolicy.allowed_models = ["claude-sonnet-4-5", "claude-haiku-4-5", {openai_model!r}]
+c.Router.upstreams = [{{
+    "name": "campus",
+    "base_url": {openai_url!r},
+    "api_key_file": {key_file!r},
+    "models": {{{openai_model!r}: "qwen2.5-coder"}},
+    "prices": {{{openai_model!r}: {{"input": 0.2, "output": 0.6}}}},
+}}]
+"""
+
+Asker = Callable[[int], Awaitable[tuple[float, float]]]
 
 
-async def one_stream(client: anthropic.AsyncAnthropic, n: int) -> tuple[float, float]:
-    """(seconds to the first text delta, seconds to the end) of one streamed answer."""
-    started = time.perf_counter()
-    first = None
-    stream = await client.messages.create(
-        model=MODEL,
-        max_tokens=300,
-        stream=True,
-        messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
-    )
-    async for event in stream:
-        if first is None and event.type == "content_block_delta":
-            first = time.perf_counter()
-    end = time.perf_counter()
-    return (first or end) - started, end - started
+def ask_anthropic(client: anthropic.AsyncAnthropic, model: str = MODEL) -> Asker:
+    async def one(n: int) -> tuple[float, float]:
+        """(seconds to the first text delta, seconds to the end) of one streamed answer."""
+        started = time.perf_counter()
+        first = None
+        stream = await client.messages.create(
+            model=model,
+            max_tokens=300,
+            stream=True,
+            messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
+        )
+        async for event in stream:
+            if first is None and event.type == "content_block_delta":
+                first = time.perf_counter()
+        end = time.perf_counter()
+        return (first or end) - started, end - started
+
+    return one
+
+
+def ask_openai(client: openai.AsyncOpenAI) -> Asker:
+    async def one(n: int) -> tuple[float, float]:
+        started = time.perf_counter()
+        first = None
+        stream = await client.chat.completions.create(
+            model="qwen2.5-coder",
+            max_tokens=300,
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
+        )
+        async for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter()
+        end = time.perf_counter()
+        return (first or end) - started, end - started
+
+    return one
 
 
 async def run_level(
-    client: anthropic.AsyncAnthropic, concurrency: int, rounds: int, sample_rss=None
-) -> dict:
+    askers: list[Asker], concurrency: int, rounds: int, sample_rss=None
+) -> dict[str, Any]:
+    """``rounds`` bursts of ``concurrency`` questions, question n from student n."""
     ttft: list[float] = []
     total: list[float] = []
     errors: list[str] = []
     peak = 0
     for _ in range(rounds):
-        tasks = [asyncio.create_task(one_stream(client, n)) for n in range(concurrency)]
+        tasks = [asyncio.create_task(askers[n](n)) for n in range(concurrency)]
         while sample_rss and not all(t.done() for t in tasks):
             peak = max(peak, sample_rss())
             await asyncio.sleep(0.05)
@@ -66,65 +147,287 @@ async def run_level(
     return latency_summary(ttft, total, errors) | {"peak_rss_bytes": peak}
 
 
-async def measure(levels: list[int], stack) -> dict:
-    fake_url, gateway_url, token, gateway_pid = stack
-    http = anthropic.DefaultAsyncHttpxClient(
-        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000),
-        timeout=120,
+class Profiler:
+    """py-spy sampling the gateway process while one level runs (``--profile``)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str) -> None:
+        if self.pid is None:
+            return
+        PROFILES.mkdir(exist_ok=True)
+        for fmt, output in (("flamegraph", self.svg(name)), ("raw", self.raw(name))):
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(self.pid),
+                        "--rate",
+                        "250",
+                        "--nonblocking",
+                        "--format",
+                        fmt,
+                        "--output",
+                        str(output),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+    def stop(self, name: str) -> dict[str, Any] | None:
+        if self.pid is None:
+            return None
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            process.wait(60)
+        self.processes = []
+        hot = hottest_frames(self.raw(name))
+        self.raw(name).unlink()
+        return hot
+
+    @staticmethod
+    def svg(name: str) -> Path:
+        """The flame graph, kept."""
+        return PROFILES / f"{name}.svg"
+
+    @staticmethod
+    def raw(name: str) -> Path:
+        """The collapsed stacks (large), summarised by :func:`hottest_frames`, not kept."""
+        return Path(tempfile.gettempdir()) / f"tutor-{name}-{os.getpid()}.txt"
+
+
+def hottest_frames(raw: Path, top: int = 25) -> dict[str, Any]:
+    """From py-spy's collapsed stacks: the share of samples each frame is on the stack
+    (inclusive), for the frames of the gateway's own code and the libraries it calls."""
+    inclusive: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        samples += n
+        for frame in set(stack.split(";")):
+            inclusive[frame] += n
+    shares = {
+        frame: round(100 * n / samples, 1)
+        for frame, n in inclusive.most_common()
+        if not frame.startswith(("<module>", "_run_once", "run_forever", "start (", "run ("))
+    }
+    return {"samples": samples, "inclusive_percent": dict(list(shares.items())[:top])}
+
+
+def prepare_course(database_url: str) -> dict[str, str]:
+    """Ingest and publish the sample course; every question is grounded in it."""
+    from jupyter_tutor_hub.course.embedder import SentenceTransformerEmbedder
+    from jupyter_tutor_hub.course.ingest import ingest_course
+    from jupyter_tutor_hub.policy.config import read_course
+    from jupyter_tutor_hub.policy.store import publish
+
+    course = read_course(sample_course_dir())
+    with Database(url=database_url).open_pool() as pool:
+        ingest_course(
+            pool,
+            SentenceTransformerEmbedder(),
+            sample_course_dir(),
+            SAMPLE_COURSE_NAME,
+            title=course.config.title,
+            index_also=course.config.index_also,
+        )
+        with pool.connection() as conn:
+            publish(conn, course, SAMPLE_COURSE_NAME)
+    return {"TUTOR_DEFAULT_COURSE": SAMPLE_COURSE_NAME}
+
+
+def stored_turns(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT role, status, count(*) FROM messages GROUP BY role, status"
+        ).fetchall()
+    return {f"{role}_{status}": n for role, status, n in rows}
+
+
+async def measure(
+    levels: list[int], urls: dict[str, str], tokens: list[str], gateway_pid: int, profile: bool
+) -> dict[str, Any]:
+    http = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000), timeout=120
     )
-    direct = anthropic.AsyncAnthropic(
-        base_url=fake_url, api_key=FAKE_KEY, http_client=http,
-        max_retries=0,
+    ahttp = anthropic.DefaultAsyncHttpxClient(
+        limits=httpx.Limits(max_connections=2000, max_keepalive_connections=2000), timeout=120
     )
-    via = anthropic.AsyncAnthropic(
-        base_url=gateway_url.rstrip("/"), auth_token=token, http_client=http, max_retries=0
-    )
+
+    def direct(base_url: str) -> list[Asker]:
+        client = anthropic.AsyncAnthropic(
+            base_url=base_url, api_key=FAKE_KEY, http_client=ahttp, max_retries=0
+        )
+        return [ask_anthropic(client)] * len(tokens)
+
+    def openai_client(base_url: str) -> list[Asker]:
+        client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=OPENAI_KEY, http_client=http, max_retries=0
+        )
+        return [ask_openai(client)] * len(tokens)
+
+    def via_gateway(model: str) -> list[Asker]:
+        return [
+            ask_anthropic(
+                anthropic.AsyncAnthropic(
+                    base_url=urls["gateway"].rstrip("/"),
+                    auth_token=token,
+                    http_client=ahttp,
+                    max_retries=0,
+                ),
+                model,
+            )
+            for token in tokens
+        ]
+
+    paths: dict[str, list[Asker]] = {
+        "direct": direct(urls["anthropic"]),
+        "relay": direct(urls["relay"]),
+        "gateway": via_gateway(MODEL),
+        "openai_direct": openai_client(urls["openai"]),
+        "openai_relay": openai_client(urls["relay"] + "/v1"),
+        "gateway_openai": via_gateway(OPENAI_MODEL),
+    }
     gateway = psutil.Process(gateway_pid)
-    # Warm up both paths (hub token cache, connection pools, first retrieval).
-    for client in (direct, via):
-        await run_level(client, 1, 3)
+    # Warm up every path (connection pools, the first retrieval, the guard's index).
+    warmup = 3
+    for askers in paths.values():
+        await run_level(askers, 1, warmup)
     idle_rss = gateway.memory_info().rss
-    report: dict = {"levels": {}, "gateway_idle_rss_bytes": idle_rss}
+    profiler = Profiler(gateway_pid if profile else None)
+    report: dict[str, Any] = {"levels": {}, "gateway_idle_rss_bytes": idle_rss, "profiles": {}}
+    answered_via_gateway = 2 * warmup
     for concurrency in levels:
         rounds = 30 if concurrency == 1 else (3 if concurrency <= 50 else 1)
-        d = await run_level(direct, concurrency, rounds)
-        g = await run_level(via, concurrency, rounds, lambda: gateway.memory_info().rss)
-        report["levels"][str(concurrency)] = {
-            "direct": d,
-            "gateway": g,
-            "added_ttft_p50_ms": round(g["ttft_p50_ms"] - d["ttft_p50_ms"], 2),
-            "added_ttft_p95_ms": round(g["ttft_p95_ms"] - d["ttft_p95_ms"], 2),
-            "added_total_p50_ms": round(g["total_p50_ms"] - d["total_p50_ms"], 2),
-            "gateway_rss_per_open_stream_bytes": round(
-                max(0, g["peak_rss_bytes"] - idle_rss) / concurrency
-            ),
-        }
+        row: dict[str, Any] = {}
+        for name, askers in paths.items():
+            sample = (lambda: gateway.memory_info().rss) if name == "gateway" else None
+            if name == "gateway":
+                profiler.start(f"gateway_{concurrency}")
+            row[name] = await run_level(askers, concurrency, rounds, sample)
+            if name == "gateway":
+                hot = profiler.stop(f"gateway_{concurrency}")
+                if hot:
+                    report["profiles"][str(concurrency)] = hot
+            if name.startswith("gateway"):
+                answered_via_gateway += row[name]["requests"] - row[name]["errors"]
+        report["levels"][str(concurrency)] = row | added(row, concurrency, idle_rss)
+    report["gateway_answers"] = answered_via_gateway
     await http.aclose()
+    await ahttp.aclose()
     return report
+
+
+def added(row: dict[str, Any], concurrency: int, idle_rss: int) -> dict[str, Any]:
+    """What the gateway (and the relay) add over the direct path of the same API."""
+
+    def diff(a: str, b: str, key: str) -> float:
+        return round(row[a][key] - row[b][key], 2)
+
+    return {
+        "added_ttft_p50_ms": diff("gateway", "direct", "ttft_p50_ms"),
+        "added_ttft_p95_ms": diff("gateway", "direct", "ttft_p95_ms"),
+        "added_total_p50_ms": diff("gateway", "direct", "total_p50_ms"),
+        "relay_added_ttft_p50_ms": diff("relay", "direct", "ttft_p50_ms"),
+        "relay_added_ttft_p95_ms": diff("relay", "direct", "ttft_p95_ms"),
+        "gateway_over_direct_ttft_p95": round(
+            row["gateway"]["ttft_p95_ms"] / max(row["direct"]["ttft_p95_ms"], 0.01), 2
+        ),
+        "openai_added_ttft_p50_ms": diff("gateway_openai", "openai_direct", "ttft_p50_ms"),
+        "openai_added_ttft_p95_ms": diff("gateway_openai", "openai_direct", "ttft_p95_ms"),
+        "openai_relay_added_ttft_p50_ms": diff("openai_relay", "openai_direct", "ttft_p50_ms"),
+        "gateway_rss_per_open_stream_bytes": round(
+            max(0, row["gateway"]["peak_rss_bytes"] - idle_rss) / concurrency
+        ),
+    }
+
+
+def goals(levels: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goals, met or not, from the numbers."""
+    out: dict[str, Any] = {}
+    if "1" in levels:
+        out["one_p50_added_le_5ms"] = levels["1"]["added_ttft_p50_ms"] <= 5
+    if "50" in levels:
+        out["fifty_p95_added_le_50ms"] = levels["50"]["added_ttft_p95_ms"] <= 50
+    if "500" in levels:
+        out["five_hundred_p95_le_1_5x_direct"] = (
+            levels["500"]["gateway_over_direct_ttft_p95"] <= 1.5
+        )
+    out["zero_errors"] = all(
+        r[p]["errors"] == 0 for r in levels.values() for p in r if isinstance(r[p], dict)
+    )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,50,500")
     parser.add_argument("--delay", type=float, default=0.02, help="fake seconds per token")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the gateway runs into bench/profiles/"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    students = max(levels)
     with (
         tempfile.TemporaryDirectory() as tmp,
         fake_upstream_process(args.delay) as fake_url,
-        start_stack(Path(tmp), fake_url) as hub,
+        fake_upstream_process(args.delay, script="fake_openai.py") as openai_url,
     ):
-        token = hub.token_for("student1", ["access:services!service=tutor"])
-        pid = gateway_process(hub).pid
-        started = time.time()
-        report = asyncio.run(measure(levels, (fake_url, hub.gateway_url, token, pid)))
+        key_file = Path(tmp) / "openai-key"
+        key_file.write_text(OPENAI_KEY)
+        config = GATEWAY_CONFIG.format(
+            openai_model=OPENAI_MODEL, openai_url=openai_url, key_file=str(key_file)
+        )
+        relay_args = [
+            str(BENCH / "minimal_relay.py"),
+            "--anthropic",
+            fake_url,
+            "--anthropic-key",
+            FAKE_KEY,
+            "--openai",
+            openai_url.removesuffix("/v1"),
+            "--openai-key",
+            OPENAI_KEY,
+        ]
+        with (
+            serving_process(relay_args) as relay_url,
+            start_stack(Path(tmp), fake_url, config, prepare_course) as hub,
+        ):
+            names = [f"student{n:04d}" for n in range(students)]
+            hub.api("POST", "/users", json={"usernames": names}).raise_for_status()
+            tokens = [hub.token_for(name, SCOPES) for name in names]
+            process = gateway_process(hub)
+            database_url = process.environ()["TUTOR_DATABASE_URL"]
+            urls = {
+                "anthropic": fake_url,
+                "openai": openai_url,
+                "relay": relay_url,
+                "gateway": hub.gateway_url,
+            }
+            started = time.time()
+            report = asyncio.run(measure(levels, urls, tokens, process.pid, args.profile))
+            stored = stored_turns(database_url)
+    answers = report["gateway_answers"]
     report |= {
         "benchmark": "gateway_overhead",
+        "stored": stored,
+        "every_turn_stored": stored.get("assistant_complete", 0) == answers
+        and stored.get("user_complete", 0) == answers,
+        "goals": goals(report["levels"]),
         "fake_seconds_per_token": args.delay,
         "cpu_count": psutil.cpu_count(),
         "seconds": round(time.time() - started, 1),
         "python": sys.version.split()[0],
-        "note": "p50/p95 over one run on this machine; direct = SDK straight to the fake",
+        "note": "p50/p95 over one run on this machine; direct = SDK straight to the fake;"
+        " relay = a relay that only forwards bytes; distinct students at every level",
     }
     report_result("gateway_overhead", report)
 

@@ -12,7 +12,7 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -49,20 +49,20 @@ def latency_summary(ttft: Sequence[float], total: Sequence[float], errors: list[
 
 
 @contextlib.contextmanager
-def fake_upstream_process(delay: float, chunk_size: int = 4) -> Iterator[str]:
-    """The fake Anthropic API in its own process (so it does not share our GIL)."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "tests" / "fake_anthropic.py"),
-            "--delay",
-            str(delay),
-            "--chunk-size",
-            str(chunk_size),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def fake_upstream_process(
+    delay: float, chunk_size: int = 4, script: str = "fake_anthropic.py"
+) -> Iterator[str]:
+    """A fake upstream in its own process (so it does not share our GIL): the Anthropic
+    API, or with ``script="fake_openai.py"`` the Chat Completions API."""
+    command = ["--delay", str(delay), "--chunk-size", str(chunk_size)]
+    with serving_process([str(REPO / "tests" / script), *command]) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_process(args: Sequence[str]) -> Iterator[str]:
+    """A Python script that prints ``{"url": ...}`` once it listens; stopped at the end."""
+    process = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
     try:
         yield json.loads(process.stdout.readline())["url"]
     finally:
@@ -72,19 +72,29 @@ def fake_upstream_process(delay: float, chunk_size: int = 4) -> Iterator[str]:
 
 @contextlib.contextmanager
 def start_stack(
-    folder: Path, fake_url: str, gateway_config: str = ""
+    folder: Path,
+    fake_url: str,
+    gateway_config: str = "",
+    prepare: Callable[[str], dict[str, str]] | None = None,
 ) -> Iterator[RunningHub]:
-    """Embedded PostgreSQL + JupyterHub + gateway (pointed at ``fake_url``)."""
+    """Embedded PostgreSQL + JupyterHub + gateway (pointed at ``fake_url``).
+
+    ``prepare`` gets the database URL before the hub starts (to ingest a course, say) and
+    returns environment variables for the hub and gateway.
+    """
     server = EmbeddedPostgres(folder / "pgdata")
     url = migrated_database(server, "bench").url
     config = folder / "gateway_config.py"
     config.write_text(gateway_config)
+    env = {"TUTOR_GATEWAY_CONFIG": str(config)}
+    if prepare is not None:
+        env |= prepare(url)
     hub = start_hub(
         folder,
         database_url=url,
         upstream_url=fake_url,
         api_key=FAKE_KEY,
-        extra_env={"TUTOR_GATEWAY_CONFIG": str(config)},
+        extra_env=env,
     )
     try:
         yield hub

@@ -412,18 +412,20 @@ class FakeAnthropic:
             self._thread.join(5)
 
 
-def main() -> None:
-    """Run the fake on its own (benchmarks start it in a subprocess): ``--port``, ``--key``."""
+def main(fake_class: type[FakeAnthropic] | None = None, default_key: str = DEFAULT_KEY) -> None:
+    """Run a fake on its own (benchmarks start it in a subprocess): ``--key``, ``--delay``,
+    ``--chunk-size``, ``--text``; prints ``{"url": ...}`` once it listens.  ``fake_class``:
+    this fake (default) or another API's built on it (``fake_openai.py``)."""
     import argparse
     import time
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--key", default=DEFAULT_KEY)
+    parser.add_argument("--key", default=default_key)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between deltas")
     parser.add_argument("--chunk-size", type=int, default=4)
     parser.add_argument("--text", default=DEFAULT_TEXT * 4)
     args = parser.parse_args()
-    fake = FakeAnthropic(args.key, keep_requests=False)
+    fake = (fake_class or FakeAnthropic)(args.key, keep_requests=False)
     fake.next_reply = lambda body: Reply.text(  # type: ignore[method-assign]
         args.text, delay=args.delay, chunk_size=args.chunk_size
     )

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any
 
-from fake_anthropic import DEFAULT_TEXT, FakeAnthropic, RecordedRequest, Reply, credential_of
+from fake_anthropic import DEFAULT_TEXT, FakeAnthropic, RecordedRequest, Reply, credential_of, main
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
@@ -242,3 +242,7 @@ class FakeOpenAI(FakeAnthropic):
 
     def routes(self) -> list[Any]:
         return [(r"/v1/chat/completions", ChatCompletionsHandler, {"fake": self})]
+
+
+if __name__ == "__main__":
+    main(FakeOpenAI, DEFAULT_KEY)
