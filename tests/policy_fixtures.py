@@ -164,9 +164,11 @@ def seed_activity(url: str, course: str, days: int = 10) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for user, per_day in (("student1", 3), ("student2", 1)):
             conversation = uuid.uuid4()
-            conn.execute(
+            conn.execute(  # consent as the course, published before, told the students
                 "INSERT INTO conversations (id, user_name, course_id, title, notebook_path,"
-                " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                " created_at, updated_at, instructors_may_read) VALUES (%s, %s, %s, %s, %s,"
+                " %s, %s, coalesce((SELECT (config->>'instructors_read_conversations')::boolean"
+                " FROM course_policies WHERE course_id = %s), false))",
                 (
                     conversation,
                     user,
@@ -175,6 +177,7 @@ def seed_activity(url: str, course: str, days: int = 10) -> None:
                     "week1/loops.ipynb",
                     today - dt.timedelta(days=days),
                     today,
+                    course,
                 ),
             )
             for day in range(days):

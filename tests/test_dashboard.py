@@ -11,6 +11,7 @@ import csv
 import io
 
 import httpx
+import psycopg
 import pytest
 from policy_fixtures import publish_course, seed_activity, write_course
 
@@ -125,6 +126,63 @@ async def test_privacy_keeps_conversations_from_instructors(dashboard, hub) -> N
         )
         if course == PRIVATE:
             assert shown.status_code == 403 and "private" in shown.text
+
+
+async def test_consent_is_the_privacy_told_when_the_conversation_began(
+    make_gateway, hub, database_url, tmp_path
+) -> None:
+    """Switching ``instructors_read_conversations`` on exposes only conversations begun
+    after it (the students were told); switching it off hides every one again."""
+    course = "consent-course"
+    folder = tmp_path / "consent"
+    publish_course(database_url, write_course(folder), course)
+    gateway = await make_gateway(TutorGateway__default_course=course)
+    scopes = [ACCESS, "custom:tutor:use"]
+
+    async def ask(student: str) -> str:
+        stream = await gateway.client(hub.token_for(student, scopes)).messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=100,
+            stream=True,
+            messages=[{"role": "user", "content": f"Why does my loop fail, {student}?"}],
+        )
+        async for _ in stream:
+            pass
+        return stream.response.headers["x-tutor-conversation-id"]
+
+    private = await ask("student1")  # told: instructors cannot read it
+    publish_course(database_url, write_course(folder, read_conversations=True), course)
+    consented = await ask("student2")  # told: instructors can read it
+    with psycopg.connect(database_url) as conn:
+        recorded = dict(
+            conn.execute(
+                "SELECT id::text, instructors_may_read FROM conversations WHERE course_id = %s",
+                (course,),
+            ).fetchall()
+        )
+    assert recorded == {private: False, consented: True}
+
+    token = hub.token_for("instructor1", [ACCESS, "custom:tutor:instructor"])
+    async with httpx.AsyncClient(base_url=gateway.url + "/", timeout=30) as http:
+        listed = await http.get(
+            "dashboard/export/conversations.csv", params={"course": course}, headers=_auth(token)
+        )
+        assert consented in listed.text and private not in listed.text
+        page = await http.get("dashboard/", params={"course": course}, headers=_auth(token))
+        assert consented in page.text and private not in page.text
+        shown = {
+            key: await http.get(
+                f"dashboard/conversations/{key}", params={"course": course}, headers=_auth(token)
+            )
+            for key in (private, consented)
+        }
+        assert shown[consented].status_code == 200, shown[consented].text
+        assert shown[private].status_code == 404
+        publish_course(database_url, write_course(folder), course)  # private again
+        again = await http.get(
+            f"dashboard/conversations/{consented}", params={"course": course}, headers=_auth(token)
+        )
+        assert again.status_code == 403
 
 
 async def test_every_dashboard_route_checks_the_role(dashboard, hub) -> None:

@@ -195,7 +195,7 @@ class ConversationPage(DashboardHandler):
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 "SELECT id, user_name, title, notebook_path, created_at FROM conversations"
-                " WHERE id = %s AND course_id = %s",
+                " WHERE id = %s AND course_id = %s AND instructors_may_read",
                 (key, course.name),
             )
             conversation = await cur.fetchone()

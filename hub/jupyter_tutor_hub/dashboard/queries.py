@@ -64,7 +64,8 @@ class Scope:
 
     course: str
     days: int
-    #: Whether the course lets instructors read conversations.
+    #: Whether the course lets instructors read conversations (even then, only those whose
+    #: student was told so when the conversation began: ``instructors_may_read``).
     conversations_visible: bool
 
 
@@ -328,15 +329,18 @@ class Analytics(LoggingConfigurable):
             await _rows(
                 conn,
                 scope,
-                "SELECT created_at AS at, user_name AS student, vote, comment,"
-                " conversation_id::text AS conversation FROM feedback"
-                f" WHERE course_id = %(course)s AND created_at >= {_SINCE} AND comment IS NOT NULL"
-                " ORDER BY created_at DESC LIMIT 100",
+                "SELECT f.created_at AS at, f.user_name AS student, f.vote, f.comment,"
+                " CASE WHEN c.instructors_may_read THEN f.conversation_id::text END"
+                " AS conversation FROM feedback f"
+                " JOIN conversations c ON c.id = f.conversation_id"
+                f" WHERE f.course_id = %(course)s AND f.created_at >= {_SINCE}"
+                " AND f.comment IS NOT NULL ORDER BY f.created_at DESC LIMIT 100",
             ),
         )
 
     async def conversations(self, conn: AsyncConnection, scope: Scope) -> Table:
-        """Recent conversations; empty where the course keeps them private."""
+        """Recent conversations whose students consented (the course allowed instructors
+        to read them when they began); empty where the course keeps them private."""
         table = Table(
             "conversations",
             "Recent conversations",
@@ -359,7 +363,7 @@ class Analytics(LoggingConfigurable):
             " c.id::text AS conversation FROM conversations c"
             " LEFT JOIN messages m ON m.conversation_id = c.id"
             f" WHERE c.course_id = %(course)s AND c.updated_at >= {_SINCE}"
-            " GROUP BY c.id ORDER BY c.updated_at DESC LIMIT 200",
+            " AND c.instructors_may_read GROUP BY c.id ORDER BY c.updated_at DESC LIMIT 200",
         )
         return table
 

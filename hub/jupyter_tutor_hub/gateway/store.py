@@ -104,8 +104,14 @@ class ConversationStore(LoggingConfigurable):
         context: TurnContext,
         user_content: Any,
         request_id: str,
+        instructors_may_read: bool = False,
     ) -> uuid.UUID:
-        """Create or continue the caller's conversation and store the student's turn."""
+        """Create or continue the caller's conversation and store the student's turn.
+
+        A new conversation records ``instructors_may_read``: what the course's privacy
+        setting told the student when it began (their consent). A later change of the
+        setting never widens who may read an existing conversation.
+        """
         async with conn.transaction():
             if conversation_id is None:
                 conversation_id = uuid.uuid4()
@@ -117,9 +123,16 @@ class ConversationStore(LoggingConfigurable):
             ).fetchone()
             if owner is None:
                 await conn.execute(
-                    "INSERT INTO conversations (id, user_name, course_id, title, notebook_path)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    (conversation_id, user, course, _title(user_content), context.notebook_path),
+                    "INSERT INTO conversations (id, user_name, course_id, title, notebook_path,"
+                    " instructors_may_read) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        conversation_id,
+                        user,
+                        course,
+                        _title(user_content),
+                        context.notebook_path,
+                        instructors_may_read,
+                    ),
                 )
             elif owner[0] != user:
                 raise _not_found()

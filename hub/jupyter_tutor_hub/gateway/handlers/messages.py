@@ -161,6 +161,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     context=context,
                     user_content=request.params["messages"][-1].get("content"),
                     request_id=self.request_id,
+                    instructors_may_read=decision.policy.course.instructors_read_conversations,
                 )
                 self.answer_id = await gateway.store.start_answer(
                     conn,
