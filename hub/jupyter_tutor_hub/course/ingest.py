@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from jupyter_tutor.notebooks import cell_label
 
+from ..db import one_row
 from .chunker import KINDS, Chunker, Document
 from .chunks import Chunk
 from .embedder import Embedder
@@ -93,7 +94,7 @@ def course_files(course_dir: Path, index_also: Sequence[str] = ()) -> list[Path]
     """The files of a course that are indexed, in a stable order: its notebooks, Markdown
     and Python files, without the top-level README and the like unless ``index_also``
     (course-relative paths) names them."""
-    found = []
+    found: list[Path] = []
     for root, folders, files in os.walk(course_dir):
         folders[:] = sorted(
             f for f in folders if not f.startswith(".") and f not in SKIPPED_FOLDERS
@@ -284,21 +285,23 @@ def _store_document(
     removed = [chunk_id for ids in ids_by_hash.values() for chunk_id in ids]
     vectors = _embeddings(conn, embedder, course, new, summary)
     with conn.transaction():
-        document_id = conn.execute(
-            "INSERT INTO documents (course_id, path, kind, title, content_hash, metadata)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (course_id, path) DO UPDATE SET kind = EXCLUDED.kind,"
-            " title = EXCLUDED.title, content_hash = EXCLUDED.content_hash,"
-            " metadata = EXCLUDED.metadata, ingested_at = now() RETURNING id",
-            (
-                course,
-                document.path,
-                document.kind,
-                document.title,
-                file_hash,
-                Jsonb(document.metadata),
-            ),
-        ).fetchone()[0]
+        document_id = one_row(
+            conn.execute(
+                "INSERT INTO documents (course_id, path, kind, title, content_hash, metadata)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (course_id, path) DO UPDATE SET kind = EXCLUDED.kind,"
+                " title = EXCLUDED.title, content_hash = EXCLUDED.content_hash,"
+                " metadata = EXCLUDED.metadata, ingested_at = now() RETURNING id",
+                (
+                    course,
+                    document.path,
+                    document.kind,
+                    document.title,
+                    file_hash,
+                    Jsonb(document.metadata),
+                ),
+            ).fetchone()
+        )[0]
         with conn.cursor() as cur:
             if removed:
                 cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (removed,))
@@ -377,7 +380,7 @@ def _has_terms(conn: psycopg.Connection, course: str) -> bool:
         found = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM course_terms WHERE course_id = %s)", (course,)
         ).fetchone()
-    return bool(found[0])
+    return bool(one_row(found)[0])
 
 
 def count_terms(conn: psycopg.Connection, course: str) -> None:
@@ -405,10 +408,13 @@ def _remove_documents(
     if not paths:
         return
     with conn.transaction():
-        chunks = conn.execute(
-            "WITH gone AS (DELETE FROM documents WHERE course_id = %s AND path = ANY(%s)"
-            " RETURNING id) SELECT count(*) FROM chunks WHERE document_id IN (SELECT id FROM gone)",
-            (course, sorted(paths)),
-        ).fetchone()[0]
+        chunks = one_row(
+            conn.execute(
+                "WITH gone AS (DELETE FROM documents WHERE course_id = %s AND path = ANY(%s)"
+                " RETURNING id)"
+                " SELECT count(*) FROM chunks WHERE document_id IN (SELECT id FROM gone)",
+                (course, sorted(paths)),
+            ).fetchone()
+        )[0]
     summary.files_removed += len(paths)
     summary.chunks_removed += chunks

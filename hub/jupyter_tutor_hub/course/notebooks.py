@@ -10,6 +10,7 @@ protected as a whole.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import nbformat
@@ -36,7 +37,11 @@ def read_notebook(text: str) -> nbformat.NotebookNode:
         notebook = nbformat.convert(notebook, 4)
     except NotJSONError as err:
         cause = err.__cause__
-        where = f" (line {cause.lineno}, column {cause.colno}: {cause.msg})" if cause else ""
+        where = (
+            f" (line {cause.lineno}, column {cause.colno}: {cause.msg})"
+            if isinstance(cause, json.JSONDecodeError)
+            else ""
+        )
         raise UnreadableFile(
             f"not valid notebook JSON{where}; the file may be truncated or hand-edited"
         ) from err

@@ -24,8 +24,8 @@ def python_blocks(text: str, filename: str) -> list[Block]:
     for node in tree.body if tree else []:
         if isinstance(node, _DEFINITIONS):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            label = node.name if isinstance(node, ast.ClassDef) else f"{node.name}()"
-            starts.append((first, label))
+            name = node.name if isinstance(node, ast.ClassDef) else f"{node.name}()"
+            starts.append((first, name))
     blocks = []
     for n, (start, label) in enumerate(starts):
         end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)

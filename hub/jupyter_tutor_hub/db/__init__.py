@@ -4,6 +4,7 @@ from .database import DATABASE_URL_ENV, Database, redact
 from .embedded import EmbeddedPostgres
 from .errors import DatabaseError, PgVectorUnavailable
 from .migrations import Migration, bundled_migrations, migrate
+from .rows import one_row
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -14,5 +15,6 @@ __all__ = [
     "PgVectorUnavailable",
     "bundled_migrations",
     "migrate",
+    "one_row",
     "redact",
 ]

@@ -319,15 +319,20 @@ class _Checker:
             return None
         return value
 
-    def number(
-        self, data: Mapping[str, Any], key: str, what: str, integer: bool
-    ) -> float | int | None:
+    def number(self, data: Mapping[str, Any], key: str, what: str) -> float | None:
+        return self._non_negative(data, key, what, (int, float), "a number")
+
+    def whole_number(self, data: Mapping[str, Any], key: str, what: str) -> int | None:
+        value = self._non_negative(data, key, what, (int,), "a whole number")
+        return None if value is None else int(value)
+
+    def _non_negative(
+        self, data: Mapping[str, Any], key: str, what: str, wanted: tuple[type, ...], kind: str
+    ) -> float | None:
         value = data.get(key)
         if value is None:
             return None
-        wanted = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, wanted) or value < 0:
-            kind = "a whole number" if integer else "a number"
+        if type(value) not in wanted or value < 0:  # bool is not a number here
             self.error(f"{what} '{key}' must be {kind}, 0 or more, not {value!r}.")
             return None
         return value
@@ -339,7 +344,8 @@ def course_name_from_folder(folder: Path) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", dict: "a mapping", str: "text"}.get(type(value), repr(value))
+    kinds: dict[type, str] = {list: "a list", dict: "a mapping", str: "text"}
+    return kinds.get(type(value), repr(value))
 
 
 def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
@@ -384,7 +390,7 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
     check.known_keys(tools, TOOL_KEYS, "'tools'")
     guard = check.mapping(data.get("guard"), "'guard'")
     check.known_keys(guard, GUARD_KEYS, "'guard'")
-    trigger_ratio = check.number(guard, "trigger_ratio", "guard", integer=False)
+    trigger_ratio = check.number(guard, "trigger_ratio", "guard")
     if trigger_ratio is not None and not 0 < trigger_ratio <= 1:
         check.error(
             f"guard 'trigger_ratio' must be more than 0 and at most 1, not {trigger_ratio}."
@@ -397,8 +403,8 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
         persona=check.text(data, "persona", "tutor.yaml"),
         policy=check.policy(data, "policy", "tutor.yaml") or DEFAULT_POLICY,
         model=check.text(data, "model", "tutor.yaml"),
-        daily_tokens=check.number(budget, "daily_tokens", "budget", integer=True),
-        daily_usd=check.number(budget, "daily_usd", "budget", integer=False),
+        daily_tokens=check.whole_number(budget, "daily_tokens", "budget"),
+        daily_usd=check.number(budget, "daily_usd", "budget"),
         instructors_read_conversations=check.flag(
             privacy, "instructors_read_conversations", "privacy"
         ),
@@ -409,7 +415,7 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
         tools_allowed=check.tool_names(tools, "allow"),
         tools_denied=check.tool_names(tools, "deny") or (),
         guard_trigger_ratio=trigger_ratio,
-        guard_memory_hours=check.number(guard, "memory_hours", "guard", integer=False),
+        guard_memory_hours=check.number(guard, "memory_hours", "guard"),
     )
 
 

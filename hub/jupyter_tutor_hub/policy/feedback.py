@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from ..db import one_row
 from . import ladder
 
 
@@ -73,7 +74,7 @@ async def record_feedback(
             if question is not None:
                 level = await ladder.still_stuck(conn, user, question[0], question[1])
     return {
-        "id": row[0],
+        "id": one_row(row)[0],
         "conversation_id": str(conversation_id),
         "message_id": answer[0],
         "vote": vote,

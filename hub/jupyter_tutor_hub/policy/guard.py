@@ -279,7 +279,9 @@ class _BlockScanner:
         """One line of code: its n-grams, and the line itself as a whole."""
         self._scan(tokens, code=True)
         key = line_key(tokens)
-        for fingerprint in self.index.code_grams.get(key, ()) if key else ():
+        if key is None:
+            return
+        for fingerprint in self.index.code_grams.get(key, ()):
             self.matched.setdefault(fingerprint, set()).add(gram_key(key))
             self.last_match_at = self.tokens_seen
 
@@ -486,8 +488,7 @@ class AnswerGuard:
             return tool_input
         self._withhold(found)
         notice = (
-            "# The tutor withheld this: it reproduces the reference solution of "
-            f"{found.label}."
+            f"# The tutor withheld this: it reproduces the reference solution of {found.label}."
         )
         return _replace_strings(tool_input, notice)
 
@@ -636,10 +637,10 @@ class SolutionGuard(LoggingConfigurable):
         """
         ratio = self.trigger_ratio if trigger_ratio is None else trigger_ratio
         candidates = [(item, self._runs(item)) for item in protected]
-        every = {True: set(), False: set()}
+        every: dict[bool, set[tuple[str, ...]]] = {True: set(), False: set()}
         for item, runs in candidates:
             every[item.code] |= runs
-        shared = {True: set(), False: set()}
+        shared: dict[bool, set[tuple[str, ...]]] = {True: set(), False: set()}
         for text in visible:
             lines = [code_tokens(line) for line in text.splitlines()]
             code = [t for tokens in lines for t in tokens]
@@ -653,9 +654,7 @@ class SolutionGuard(LoggingConfigurable):
             runs = runs - shared[item.code]
             if len(runs) < self.min_runs:
                 continue
-            needed = min(
-                len(runs), max(self.min_matches, math.ceil(ratio * len(runs)))
-            )
+            needed = min(len(runs), max(self.min_matches, math.ceil(ratio * len(runs))))
             key = hashlib.sha256(f"{item.label}\x1f{item.text}".encode()).hexdigest()[:16]
             index.fingerprints.append(_Fingerprint(item.label, needed, key))
             table = index.grams(item.code)

@@ -170,7 +170,7 @@ class Guardrails(LoggingConfigurable):
         policy = decision.policy
         key = decision.ladder_key or ladder.ladder_key(None, None, None, conversation_id)
         async with pool.connection() as conn, conn.transaction():
-            if decision.level is not None:
+            if decision.level is not None and key is not None:
                 await ladder.record(conn, user, decision.course_id, key, decision.level)
             await conn.execute(
                 "INSERT INTO tutor_questions (course_id, user_name, conversation_id,"

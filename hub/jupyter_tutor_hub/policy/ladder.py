@@ -13,6 +13,8 @@ import uuid
 
 from psycopg import AsyncConnection
 
+from ..db import one_row
+
 #: The rungs, from the least to the most help; levels are 1-based indexes into this.
 RUNGS = ("nudge", "hint", "worked example")
 TOP = len(RUNGS)
@@ -83,4 +85,4 @@ async def still_stuck(conn: AsyncConnection, user: str, course: str, key: str) -
             (user, course, key),
         )
     ).fetchone()
-    return row[0]
+    return one_row(row)[0]

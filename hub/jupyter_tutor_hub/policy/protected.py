@@ -16,6 +16,7 @@ from jupyter_tutor.notebooks import cell_label
 
 from ..course.chunks import HEADING_SEPARATOR
 from ..course.search import ProtectedPassage, aprotected_passages
+from ..db import one_row
 from .config import NotebookSettings
 from .guard import ProtectedText
 
@@ -35,7 +36,7 @@ _VISIBLE = (
 async def material_version(conn: AsyncConnection, course: str) -> tuple[str | None, ...]:
     """Changes whenever the course is re-ingested or its policy republished."""
     row = await (await conn.execute(_VERSION, {"course": course})).fetchone()
-    return tuple(row)
+    return tuple(one_row(row))
 
 
 def _label(passage: ProtectedPassage) -> str:
