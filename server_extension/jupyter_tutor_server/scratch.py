@@ -3,9 +3,11 @@
 A scratch kernel uses the same kernel spec (the same Python environment) as the student's
 notebook, in a private working folder, with an environment stripped of every token.  Where
 bubblewrap is installed it runs inside a sandbox with no network and a read-only system
-(see docs/isolation.md).  Each run has a time limit (a stuck loop is interrupted, and the
-kernel restarted if the interrupt does not help) and an output cap (applied inside the
-kernel before anything is sent, and again here), and a kernel that died is replaced.
+(see ``sandbox.py`` and docs/isolation.md).  Each run has a time limit (past it the kernel
+and every process it started are killed and a fresh kernel replaces it), resource limits
+(memory, CPU seconds, processes, file size; an error from one names the limit) and an
+output cap (applied inside the kernel before anything is sent, and again here), and a
+kernel that died is replaced.
 """
 
 from __future__ import annotations
@@ -21,82 +23,24 @@ from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import Enum, Float, Unicode
+from traitlets import Bool, Enum, Float, Instance, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor.text import strip_ansi
 
 from .errors import ToolError
+from .kernel_code import call_expression, output_cap
+from .sandbox import Limits, bwrap_command, environment_paths, kill_tree
 
 #: Environment variables a scratch kernel never sees: tokens of the hub, of this server,
 #: of the chat API, and model keys (single-user mode).
 _SECRET_PREFIXES = ("JUPYTERHUB_", "JPY_", "JUPYTER_TUTOR_", "ANTHROPIC_", "TUTOR_")
 _SECRET_NAMES = {"JUPYTER_TOKEN"}
 
-#: Runs once in each new scratch kernel (IPython only; other kernels skip it): cuts the
-#: output of each execution to the cap inside the kernel, so a 50 MB print never travels.
-_OUTPUT_CAP = r"""
-def cap_output(limit):
-    from IPython import get_ipython
-    from jupyter_client.session import extract_header
 
-    session = get_ipython().kernel.session
-    send = session.send
-    state = {"parent": None, "left": limit}
-    kinds = {"stream", "display_data", "execute_result", "update_display_data"}
-
-    def size(msg_type, content):
-        if msg_type == "stream":
-            return len(content.get("text", ""))
-        return sum(len(v) for v in content.get("data", {}).values() if isinstance(v, str))
-
-    def capped(stream, msg_type, content=None, parent=None, *args, **kwargs):
-        if isinstance(msg_type, str) and msg_type in kinds and isinstance(content, dict):
-            msg_id = extract_header(parent or {}).get("msg_id")
-            if msg_id != state["parent"]:
-                state.update(parent=msg_id, left=limit)
-            left, needed = state["left"], size(msg_type, content)
-            if needed > left:
-                if left <= 0:
-                    return None
-                note = "\n[output cut by the tutor]\n"
-                if msg_type == "stream":
-                    content = dict(content, text=content["text"][:left] + note)
-                else:
-                    text = str(content.get("data", {}).get("text/plain", ""))[:left] + note
-                    content = dict(content, data={"text/plain": text}, metadata={})
-                needed = left
-            state["left"] = left - needed
-        return send(stream, msg_type, content, parent, *args, **kwargs)
-
-    session.send = capped
-"""
-
-
-def bwrap_prefix(workdir: str, root_dir: str) -> list[str]:
-    """bubblewrap arguments: no network, everything read-only but ``workdir`` and a private
-    /tmp; the server's root (the student's files) readable even when it lies under /tmp;
-    Jupyter's runtime folder (server and kernel connection secrets) hidden."""
-    return [
-        shutil.which("bwrap") or "bwrap",
-        "--die-with-parent",
-        "--unshare-net",
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--ro-bind", root_dir, root_dir,
-        "--tmpfs", jupyter_runtime_dir(),
-        "--bind", workdir, workdir,
-        "--chdir", workdir,
-        "--",
-    ]  # fmt: skip
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command runs under bubblewrap.
+class ScratchKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command runs under resource limits and, when
+    ``sandboxed``, under bubblewrap (see ``sandbox.py``).
 
     In the sandbox's own PID namespace the kernel's parent is PID 1, so the kernel is
     started "independent" with ``JPY_PARENT_PID=1``, which tells ipykernel not to watch its
@@ -106,17 +50,30 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     workdir = Unicode(help="The sandbox's only writable folder (sockets, files, cwd).")
     root_dir = Unicode(help="The server's root, readable in the sandbox.")
+    sandboxed = Bool(False, help="Run the kernel under bubblewrap.")
+    limits = Instance(Limits, allow_none=True, help="Resource limits of the kernel.")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        prefix = bwrap_prefix(self.workdir, self.root_dir)
-        return prefix + super().format_kernel_cmd(extra_arguments)
+        cmd = super().format_kernel_cmd(extra_arguments)
+        limited = (self.limits.prlimit() if self.limits else []) + cmd
+        if not self.sandboxed:
+            return limited
+        hidden = [jupyter_runtime_dir()]
+        environment = environment_paths(cmd[0] if cmd else None)
+        return bwrap_command(self.workdir, self.root_dir, environment, hidden) + limited
 
     @property
     def kernel_spec(self) -> Any:
         spec = super().kernel_spec
-        if spec is not None:
+        if spec is not None and self.sandboxed:
             spec.interrupt_mode = "message"
         return spec
+
+    def kill_all(self) -> None:
+        """Kill the kernel and every process it started (the whole sandbox)."""
+        process = getattr(self.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            kill_tree(process.pid)
 
 
 @dataclass
@@ -146,6 +103,8 @@ class _Collector:
         self.kept = 0
         self.dropped = 0
         self.error: str | None = None
+        self.ename = ""
+        self.evalue = ""
 
     def add(self, text: str) -> None:
         room = self.limit - self.kept
@@ -163,6 +122,7 @@ class _Collector:
             text = data.get("text/plain")
             self.add((str(text) if text is not None else f"[{', '.join(sorted(data))}]") + "\n")
         elif kind == "error":
+            self.ename, self.evalue = str(content.get("ename")), str(content.get("evalue"))
             tb = strip_ansi("\n".join(content.get("traceback", [])))
             self.error = tb[-self.limit :] or f"{content.get('ename')}: {content.get('evalue')}"
 
@@ -176,20 +136,23 @@ class _Collector:
 class ScratchKernel:
     """One scratch kernel and its client."""
 
-    def __init__(self, manager: AsyncKernelManager, workdir: str, env: dict[str, str]) -> None:
+    def __init__(self, manager: ScratchKernelManager, workdir: str, env: dict[str, str]) -> None:
         self.manager = manager
         self.workdir = workdir
         self.env = env
         self.client: Any = None
 
     async def start(self, output_limit: int) -> None:
-        sandboxed = isinstance(self.manager, SandboxedKernelManager)
-        await self.manager.start_kernel(env=self.env, cwd=self.workdir, independent=sandboxed)
+        await self.manager.start_kernel(
+            env=self.env, cwd=self.workdir, independent=self.manager.sandboxed
+        )
         await self._connect(output_limit)
 
     async def restart(self, output_limit: int) -> None:
-        """A fresh kernel in place of a dead or stuck one (same folder, same sockets)."""
+        """A fresh kernel in place of a dead or stuck one (same folder, same sockets); every
+        process the old one started is killed, also those in a new session."""
         self.client.stop_channels()
+        self.manager.kill_all()
         await self.manager.restart_kernel(now=True)
         await self._connect(output_limit)
 
@@ -197,8 +160,7 @@ class ScratchKernel:
         self.client = self.manager.client()
         self.client.start_channels()
         await self.client.wait_for_ready(timeout=60)
-        setup = f"exec({_OUTPUT_CAP!r}, ns := {{}}); ns['cap_output']({int(output_limit)})"
-        # `ns` lands in the scratch namespace only: nothing of the student's is here.
+        setup = call_expression(output_cap, f"h['install']({int(output_limit)})")
         msg_id = self.client.execute(setup, silent=True, store_history=False)
         await self._collect(msg_id, _Collector(0), time.monotonic() + 30)
 
@@ -207,9 +169,10 @@ class ScratchKernel:
             self.client.stop_channels()
             self.client = None
         if self.manager.has_kernel:
+            self.manager.kill_all()
             await self.manager.shutdown_kernel(now=True)
 
-    async def run(self, code: str, *, timeout: float, limit: int, grace: float) -> Outcome:
+    async def run(self, code: str, *, timeout: float, limit: int, limits: Limits) -> Outcome:
         outcome = Outcome()
         if not await self.manager.is_alive():
             await self.restart(limit)
@@ -224,20 +187,19 @@ class ScratchKernel:
             ended = await self._collect(msg_id, collector, time.monotonic() + timeout)
             if ended == "timeout":
                 outcome.failed = True
-                await self.manager.interrupt_kernel()
-                ended = await self._collect(msg_id, collector, time.monotonic() + grace)
-                note = f"[Stopped: the code was still running after {timeout:g} s (time limit)"
-                if ended != "idle":
-                    await self.restart(limit)
-                    note += "; the scratch kernel did not stop and was restarted"
-                outcome.notes.append(note + ".]")
-                collector.error = None  # the KeyboardInterrupt of our own interrupt
+                await self.restart(limit)
+                outcome.notes.append(
+                    f"[Stopped: the code was still running after {timeout:g} s (time limit). "
+                    "The scratch kernel and every process it started were killed; a fresh "
+                    "kernel is ready, so variables defined by earlier runs are gone.]"
+                )
             elif ended == "died":
                 outcome.failed = True
                 await self.restart(limit)
                 outcome.notes.append(
-                    "[The scratch kernel died while running this code (a crash, or the code "
-                    "exited the process); a fresh kernel was started.]"
+                    "[The scratch kernel died while running this code (a crash, the code "
+                    f"exited the process, or it used more than {limits.cpu_seconds} s of CPU "
+                    "time, the CPU limit); a fresh kernel was started.]"
                 )
         except asyncio.CancelledError:
             # The student pressed Stop: do not leave the model's code running.
@@ -247,6 +209,9 @@ class ScratchKernel:
         if collector.error:
             outcome.error = collector.error
             outcome.failed = True
+            note = limits.explain(collector.ename, collector.evalue)
+            if note:
+                outcome.notes.append(note)
         return outcome
 
     async def _drain_replies(self) -> None:
@@ -280,18 +245,39 @@ class ScratchKernels(LoggingConfigurable):
     """The scratch kernels of this server, one per kernel spec, started on first use."""
 
     timeout = Float(
-        10.0, help="Seconds the model's code may run before it is interrupted (run_code)."
+        10.0,
+        help="""Seconds the model's code may run (run_code); past it the scratch kernel and
+        every process it started are killed and a fresh kernel replaces it.""",
     ).tag(config=True)
-    interrupt_grace = Float(
-        3.0, help="Seconds an interrupted run may take to stop before the kernel is restarted."
+    memory_mb = Int(
+        1024,
+        help="""Address space (RLIMIT_AS) of each scratch kernel process, in MB; past it the
+        code gets a MemoryError and the model is told it hit the memory limit.""",
+    ).tag(config=True)
+    cpu_seconds = Int(
+        300,
+        help="""CPU seconds (RLIMIT_CPU) each scratch kernel process may use over its life;
+        past it the process is killed (a kernel is then replaced by a fresh one).""",
+    ).tag(config=True)
+    max_processes = Int(
+        64,
+        help="""Processes (RLIMIT_NPROC) a scratch kernel may have.  Under bubblewrap this
+        counts the sandbox's own processes; without it, all processes of the server's user
+        (and root is exempt).""",
+    ).tag(config=True)
+    max_file_mb = Int(
+        100,
+        help="Largest file (RLIMIT_FSIZE) a scratch kernel may write, in MB.",
     ).tag(config=True)
     sandbox = Enum(
         ["auto", "bwrap", "none"],
         "auto",
-        help="""Isolation of scratch kernels. `auto`: bubblewrap (no network, read-only
-        system) where `bwrap` is installed, none otherwise; `bwrap`: refuse to run code
-        without it; `none`: never sandbox (e.g. when the whole server is a container that
-        already has no network).""",
+        help="""Isolation of scratch kernels. `auto`: bubblewrap (no capabilities, no
+        network, nothing of the host but the Python environment, the server's root
+        read-only and the kernel's folder) where `bwrap` is installed, none otherwise;
+        `bwrap`: refuse to run code without it; `none`: never sandbox (e.g. when the whole
+        server is a container that already has no network).  The resource limits apply
+        either way (docs/isolation.md).""",
     ).tag(config=True)
     idle_timeout = Float(
         600.0, help="Seconds a scratch kernel may stay unused before it is shut down."
@@ -309,6 +295,24 @@ class ScratchKernels(LoggingConfigurable):
     def sandboxed(self) -> bool:
         return self.sandbox == "bwrap" or (self.sandbox == "auto" and bool(shutil.which("bwrap")))
 
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.memory_mb, self.cpu_seconds, self.max_processes, self.max_file_mb)
+
+    def description(self) -> str:
+        """What run_code's tool description says about isolation: only what holds."""
+        limits = (
+            f"Limits: {self.timeout:g} s per run, {self.memory_mb} MB of memory, "
+            f"{self.max_processes} processes, files up to {self.max_file_mb} MB, and an "
+            "output cap."
+        )
+        if self.sandboxed:
+            return "It runs in a sandbox with no network and no access to other files. " + limits
+        return (
+            "It is NOT sandboxed: it can reach the network and read and write the files "
+            "of the server's user; do not use it to do either. " + limits
+        )
+
     def _new_kernel(self, kernel_name: str) -> ScratchKernel:
         if self.sandbox == "bwrap" and not shutil.which("bwrap"):
             raise ToolError(
@@ -323,24 +327,29 @@ class ScratchKernels(LoggingConfigurable):
         }
         # A private IPython folder: no history or profile of the student's is touched.
         env["IPYTHONDIR"] = os.path.join(workdir, ".ipython")
+        # Fewer malloc arenas: the same work in less address space (RLIMIT_AS).
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         kwargs: dict[str, Any] = {
             "kernel_name": kernel_name,
             "kernel_spec_manager": self.kernel_spec_manager,
             "connection_file": os.path.join(workdir, "kernel.json"),
+            "workdir": workdir,
+            "limits": self.limits,
         }
         if self.sandboxed:
             # Inside the sandbox there is no network, not even the server's loopback:
-            # the kernel talks over Unix sockets in the shared folder instead.
-            env["JPY_PARENT_PID"] = "1"
-            manager: AsyncKernelManager = SandboxedKernelManager(
-                workdir=workdir,
+            # the kernel talks over Unix sockets in the shared folder instead.  Its home is
+            # its own folder (the student's home is not there).
+            env.update(JPY_PARENT_PID="1", HOME=workdir)
+            manager = ScratchKernelManager(
+                sandboxed=True,
                 root_dir=os.path.realpath(self.root_dir),
                 transport="ipc",
                 ip=os.path.join(workdir, "k"),
                 **kwargs,
             )
         else:
-            manager = AsyncKernelManager(**kwargs)
+            manager = ScratchKernelManager(**kwargs)
         return ScratchKernel(manager, workdir, env)
 
     async def run(self, code: str, kernel_name: str, output_limit: int) -> Outcome:
@@ -369,7 +378,7 @@ class ScratchKernels(LoggingConfigurable):
                     code,
                     timeout=self.timeout,
                     limit=output_limit,
-                    grace=self.interrupt_grace,
+                    limits=self.limits,
                 )
             finally:
                 self._idle[kernel_name] = asyncio.get_running_loop().call_later(

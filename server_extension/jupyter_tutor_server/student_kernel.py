@@ -21,101 +21,18 @@ from jupyter_core.utils import ensure_async
 from jupyter_tutor.text import strip_ansi
 
 from .errors import ToolError
+from .kernel_code import call_expression, inspection
 
 
 class KernelUnavailable(ToolError):
     """No usable kernel; the message says why (it is shown to the model)."""
 
 
-#: Runs inside the student's kernel (see the module docstring for the rules it keeps).
-_HELPERS = r'''
-import json, reprlib, sys, types, inspect, traceback
-
-ARRAY_MODULES = ("numpy", "pandas", "polars", "torch", "xarray", "scipy")
-HIDDEN = {"In", "Out", "exit", "quit", "get_ipython", "open"}
-
-
-class SafeRepr(reprlib.Repr):
-    """reprlib, but objects of the student's own classes are only named, never repr'd."""
-
-    def repr_instance(self, obj, level):
-        if type(obj).__module__ == "builtins":
-            return reprlib.Repr.repr_instance(self, obj, level)
-        return "<%s object>" % type(obj).__qualname__
-
-
-def type_name(t):
-    return t.__qualname__ if t.__module__ == "builtins" else t.__module__ + "." + t.__qualname__
-
-
-def describe(name, value, short):
-    t = type(value)
-    item = {"name": name, "type": type_name(t)}
-    top = t.__module__.split(".")[0]
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
-        try:
-            item["signature"] = name + str(inspect.signature(value))
-        except (TypeError, ValueError):
-            pass
-    elif isinstance(value, type):
-        item["repr"] = "<class %s>" % type_name(value)
-    elif top in ARRAY_MODULES:
-        for attr in ("shape", "dtype", "dtypes"):
-            found = getattr(value, attr, None)
-            if found is not None and not callable(found):
-                item[attr] = str(tuple(found) if attr == "shape" else found)[:300]
-    elif t.__module__ == "builtins":
-        if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)):
-            item["len"] = len(value)
-        item["repr"] = short.repr(value)
-    else:
-        item["repr"] = "<%s object>" % t.__qualname__
-    return item
-
-
-def variables(ns, names, limit):
-    short = SafeRepr()
-    short.maxstring = short.maxother = 120
-    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 10
-    found, missing = [], []
-    if names:
-        for name in names:
-            if name in ns:
-                found.append(describe(name, ns[name], short))
-            else:
-                missing.append(name)
-        more = 0
-    else:
-        visible = [
-            (n, v) for n, v in list(ns.items())
-            if not n.startswith("_") and n not in HIDDEN and not isinstance(v, types.ModuleType)
-        ]
-        found = [describe(n, v, short) for n, v in visible[:limit]]
-        more = max(0, len(visible) - limit)
-    return json.dumps({"variables": found, "missing": missing, "more": more})
-
-
-def last_error():
-    value = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-    if value is None:
-        return json.dumps(None)
-    lines = traceback.format_exception(type(value), value, value.__traceback__)
-    return json.dumps(
-        {"ename": type(value).__name__, "evalue": str(value)[:2000], "traceback": "".join(lines)}
-    )
-'''
-
-
-def _expression(call: str) -> str:
-    """One expression that defines the helpers in a new dict and calls one of them."""
-    return f"(lambda h: (exec({_HELPERS!r}, h), {call})[1])({{}})"
-
-
 def variables_expression(names: list[str], limit: int) -> str:
-    return _expression(f"h['variables'](globals(), {names!r}, {int(limit)})")
+    return call_expression(inspection, f"h['variables'](globals(), {names!r}, {int(limit)})")
 
 
-LAST_ERROR_EXPRESSION = _expression("h['last_error']()")
+LAST_ERROR_EXPRESSION = call_expression(inspection, "h['last_error']()")
 
 
 class StudentKernels:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..scratch import ScratchKernels
 from .base import Tool, ToolContext, ToolError, ToolResult, argument, object_schema
 
 
@@ -12,11 +13,20 @@ class RunCode(Tool):
     description = (
         "Run Python code in a separate scratch kernel with the same packages as the "
         "student's (NOT in the student's kernel: their variables are not there and "
-        "are never changed). Use it to check a claim or reproduce an error. It has "
-        "no network, a time limit and an output cap; state persists between runs."
+        "are never changed). Use it to check a claim or reproduce an error. State "
+        "persists between runs."
     )
     input_schema = object_schema({"code": {"type": "string"}}, ("code",))
     manages_time = True  # the scratch kernel's own limit (ScratchKernels.timeout)
+
+    def definition(self) -> dict[str, Any]:  # type: ignore[override]
+        """The description, plus what this server's scratch kernels really isolate (no
+        sandbox without bubblewrap: the model is told so) and their limits."""
+        found = super().definition()
+        scratch = getattr(self.parent, "scratch", None)
+        if isinstance(scratch, ScratchKernels):
+            found["description"] += " " + scratch.description()
+        return found
 
     async def run(self, input: dict[str, Any], context: ToolContext) -> ToolResult:
         code = argument(input, "code", str)
