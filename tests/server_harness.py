@@ -125,7 +125,9 @@ class RunningServer:
         """A client of a kernel this server started (through its connection file)."""
         client = BlockingKernelClient()
         client.load_connection_file(str(self.runtime_dir / f"kernel-{kernel_id}.json"))
-        client.start_channels()
+        # No heartbeat channel: its 1 s deadline reads a busy machine as a dead kernel
+        # ("Kernel died before replying to kernel_info"); readiness is the kernel_info reply.
+        client.start_channels(hb=False)
         client.wait_for_ready(timeout=60)
         return client
 
