@@ -218,14 +218,15 @@ def serve_student(
     base_url: str = "/",
     config: str = "",
     env: dict[str, str] | None = None,
+    gateway_url: str = "",
 ) -> Iterator[RunningServer]:
-    """Run ``student``'s Jupyter server, its tutor talking to ``hub``'s gateway with the
-    student's token, until the generator resumes: a fixture's ``yield from``.  ``env``
-    adds to the server's environment (``PYTHONPATH`` for plugins)."""
+    """Run ``student``'s Jupyter server, its tutor talking to ``hub``'s gateway (or the one
+    at ``gateway_url``) with the student's token, until the generator resumes: a fixture's
+    ``yield from``.  ``env`` adds to the server's environment (``PYTHONPATH`` for plugins)."""
     running = start_server(
         workdir,
         {
-            "TUTOR_GATEWAY_URL": hub.gateway_url,
+            "TUTOR_GATEWAY_URL": gateway_url or hub.gateway_url,
             "JUPYTERHUB_API_TOKEN": hub.token_for(student, STUDENT_SCOPES),
             **(env or {}),
         },

@@ -2,11 +2,13 @@
 a course routed to each, a tool round answered through Chat Completions, the output guard,
 budgets at the upstream's prices, failover from a 529 and a model that cannot call tools.
 
-The student's side always speaks the Messages API (the ``anthropic`` SDK here).
+The student's side always speaks the Messages API (the ``anthropic`` SDK here, and the
+orchestrator of a real student server in the end-to-end tool round).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,7 @@ from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI, Reply
 from policy_fixtures import SOLUTION, STUB, insert_material
 from psycopg.types.json import Jsonb
+from server_harness import notebook, serve_student
 
 from jupyter_tutor_hub.gateway.upstreams.router import FAILOVER_NOTICE
 from jupyter_tutor_hub.policy.config import CourseConfig
@@ -247,3 +250,59 @@ async def test_the_guard_withholds_a_replayed_solution(
     received = text_of([e async for e in stream])
     assert "The tutor stopped here" in received
     assert "total += 1" not in received
+
+
+async def test_failover_while_the_breaker_is_open(
+    start, hub, fake_upstream: FakeAnthropic, fake_openai: FakeOpenAI
+) -> None:
+    """Once Anthropic's breaker is open, answers go to the fallback without asking it."""
+    from fake_anthropic import Reply as AnthropicReply
+
+    gateway = await start(
+        Router__fallbacks={MODEL: CAMPUS},
+        Upstream__breaker_threshold=1,
+        Upstream__breaker_cooldown=600,
+    )
+    client = gateway.client(hub.token_for("student3", SCOPES))
+    fake_upstream.script(AnthropicReply.error(500, "api_error", "Internal error"))
+    fake_openai.script(Reply.text("First."), Reply.text("Second."))
+    first, _ = await stream_answer(client, [{"role": "user", "content": "What is a list?"}])
+    assert text_of(first) == FAILOVER_NOTICE + "First."
+    second, _ = await stream_answer(client, [{"role": "user", "content": "And a tuple?"}])
+    assert text_of(second) == FAILOVER_NOTICE + "Second."
+    assert len(fake_upstream.requests) == 1  # the open breaker kept Anthropic out of it
+    assert len(fake_openai.requests) == 2
+
+
+async def test_orchestrator_tool_round_through_openai(
+    start, hub, fake_upstream: FakeAnthropic, fake_openai: FakeOpenAI, database_url, tmp_path
+) -> None:
+    """A real student server asks; the campus model calls run_code, the orchestrator runs it
+    in a scratch kernel and the model answers from its output: all over Chat Completions."""
+    publish_model(database_url, "campus-e2e", CAMPUS)
+    gateway = await start(course="campus-e2e")
+    servers = serve_student(hub, tmp_path, "student2", gateway_url=gateway.url)
+    server = await asyncio.to_thread(next, servers)
+    try:
+        (server.root / "work.ipynb").write_text(json.dumps(notebook("nums = [1, 2, 3]")))
+        fake_openai.script(
+            Reply.tool_use("run_code", {"code": "print(sum([1, 2, 3]) * 7)"}, chunk_size=3),
+            Reply.text("Your list sums to 6; times 7 is 42."),
+        )
+        body = {
+            "message": "What does sum do with my list?",
+            "context": {"notebook_path": "work.ipynb", "cell_index": 0},
+        }
+        events = await asyncio.to_thread(server.chat, body)
+    finally:
+        await asyncio.to_thread(next, servers, None)
+    calls = [e for e in events if e["type"] == "tool_call"]
+    results = [e for e in events if e["type"] == "tool_result"]
+    assert [c["name"] for c in calls] == ["run_code"]
+    assert results[0]["is_error"] is False and "42" in results[0]["output"]
+    text = "".join(e["delta"] for e in events if e["type"] == "text")
+    assert text == "Your list sums to 6; times 7 is 42."
+    assert fake_upstream.requests == []
+    sent = fake_openai.requests[-1].body["messages"]
+    tool_message = next(m for m in sent if m["role"] == "tool")
+    assert tool_message["tool_call_id"] == calls[0]["id"] and "42" in tool_message["content"]
