@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import anthropic
 import psycopg
@@ -29,6 +30,36 @@ SAMPLE_COURSE = sample_course_dir()
 
 _database_names = itertools.count()
 
+#: Session services that could not start, with why: reported once at the end of the run
+#: (which then fails), while the tests that need them are skipped, not 98 errors alike.
+_UNSTARTED: dict[str, str] = {}
+
+Service = TypeVar("Service")
+
+
+def start_session_service(name: str, start: Callable[[], Service]) -> Service:
+    """``start()``, or skip every test that needs ``name`` when it cannot start."""
+    try:
+        return start()
+    except Exception as err:
+        _UNSTARTED[name] = f"{type(err).__name__}: {err}"
+        pytest.skip(f"{name} did not start: see the end of the report")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run where a session service did not start fails, however many tests passed."""
+    if _UNSTARTED and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, why in _UNSTARTED.items():
+        terminalreporter.write_line(
+            f"ERROR: {name} did not start, so the tests that need it were skipped: {why}",
+            red=True,
+            bold=True,
+        )
+
 #: Fixtures that start a whole JupyterHub or a Jupyter server, and modules that run the
 #: demo: their tests are not in the fast tier.
 _SLOW_FIXTURES = {"hub", "make_gateway", "server"}
@@ -47,7 +78,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     """One embedded PostgreSQL for the whole session, in a temporary folder."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata")
+    folder = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = start_session_service("PostgreSQL", lambda: EmbeddedPostgres(folder))
     yield server
     server.stop()
 
@@ -123,12 +155,18 @@ def hub(tmp_path_factory, hub_database_url: str, fake_anthropic):
         "c.Upstream.breaker_cooldown = 3\n"
         "c.Upstream.timeout = 20\n"
     )
-    running = start_hub(
-        data_dir,
-        database_url=hub_database_url,
-        upstream_url=fake_anthropic.url,
-        api_key=fake_anthropic.api_key,
-        extra_env={"TUTOR_GATEWAY_CONFIG": str(config), "TUTOR_DEFAULT_COURSE": "intro-python"},
+    running = start_session_service(
+        "The session's JupyterHub",
+        lambda: start_hub(
+            data_dir,
+            database_url=hub_database_url,
+            upstream_url=fake_anthropic.url,
+            api_key=fake_anthropic.api_key,
+            extra_env={
+                "TUTOR_GATEWAY_CONFIG": str(config),
+                "TUTOR_DEFAULT_COURSE": "intro-python",
+            },
+        ),
     )
     yield running
     running.stop()
