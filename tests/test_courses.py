@@ -16,10 +16,13 @@ import httpx
 import psycopg
 import pytest
 from fake_anthropic import Reply
+from jupyter_client.blocking import BlockingKernelClient
 from policy_fixtures import publish_course, seed_activity, write_course
+from server_harness import displayed, notebook
 from test_policy import ask, rules
 
 from jupyter_tutor.protocol import COURSES_HEADER, ERROR_CODE_HEADER
+from jupyter_tutor.sse import iter_event_data
 from jupyter_tutor_hub.dashboard.access import visible_courses
 from jupyter_tutor_hub.gateway.auth import Caller
 from jupyter_tutor_hub.gateway.courses import choose_course
@@ -258,3 +261,92 @@ async def test_budget_per_student_per_course(
             "SELECT tokens FROM usage_daily WHERE user_name = %s", (student,)
         ).fetchone()[0]
     assert rows == {a: 6000, b: 3000} and total == 9000
+
+
+def _chat(server_url: str, token: str, message: str, context: dict) -> list[dict]:
+    """``POST chat`` to a spawned server, as the panel sends it; the events."""
+    with httpx.stream(
+        "POST",
+        server_url + "tutor/api/chat",
+        json={"message": message, "context": context},
+        headers={"Authorization": f"token {token}"},
+        timeout=60,
+    ) as response:
+        assert response.status_code == 200, response.read()
+        return [json.loads(d) for d in iter_event_data(response.iter_lines())]
+
+
+def test_the_picker_path_through_a_spawned_server(hub, hub_database_url, tmp_path, fake_upstream):
+    """A student in two courses, from a notebook whose folder names none: asked to pick
+    (panel's chat API and %tutor), the pick answers in that course and is remembered for
+    the notebook; a course they are not in is refused and forgotten."""
+    tag = secrets.token_hex(3)
+    a, b, c = f"mc-a-{tag}", f"mc-b-{tag}", f"mc-c-{tag}"
+    publish_course(hub_database_url, write_course(tmp_path / "a", name=a), a)
+    publish_course(
+        hub_database_url, write_course(tmp_path / "b", name=b, avoid=("recursion",)), b
+    )
+    user = f"mc-pick-{tag}"
+    assert hub.api("POST", f"/users/{user}").status_code == 201
+    for course in (a, b):
+        joined = hub.api("POST", f"/groups/nbgrader-{course}", json={"users": [user]})
+        assert joined.status_code == 201
+    home = hub.data_dir / "users" / user
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("work.ipynb", "magic.ipynb"):
+        (home / name).write_text(json.dumps(notebook("x = 1")))
+    hub.start_server(user)
+    try:
+        server_url = f"{hub.url}/user/{user}/"
+        token = hub.token_for(user)
+        where = {"notebook_path": "work.ipynb", "cell_index": 0}
+        asked = _chat(server_url, token, "Where do I start?", where)
+        assert asked[-1]["code"] == "course_choice_required", asked
+        assert asked[-1]["courses"] == [a, b]
+        fake_upstream.script(*[Reply.text("In your course.") for _ in range(2)])
+        picked = _chat(server_url, token, "Where do I start?", where | {"course": b})
+        assert picked[-1]["type"] == "done", picked
+        assert "recursion" in rules(fake_upstream)
+        # Remembered for the notebook: the next question needs no pick.
+        again = _chat(server_url, token, "And then?", where)
+        assert again[-1]["type"] == "done" and "recursion" in rules(fake_upstream)
+        listed = httpx.get(
+            server_url + "tutor/api/courses",
+            params={"notebook": "work.ipynb"},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        ).json()
+        assert [x["name"] for x in listed["courses"]] == [a, b] and listed["picked"] == b
+        # A course the student is not in: refused, and the pick is forgotten.
+        forged = _chat(server_url, token, "Show me C", where | {"course": c})
+        assert forged[-1]["code"] == "course_forbidden"
+        assert _chat(server_url, token, "Hello?", where)[-1]["code"] == "course_choice_required"
+
+        # %tutor in a notebook of its own: asked to pick, `%tutor course A` asks again in A.
+        session = httpx.post(
+            server_url + "api/sessions",
+            json={"path": "magic.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+            headers={"Authorization": f"token {token}"},
+            timeout=60,
+        )
+        session.raise_for_status()
+        kernel_id = session.json()["kernel"]["id"]
+        [connection] = home.rglob(f"kernel-{kernel_id}.json")
+        client = BlockingKernelClient()
+        client.load_connection_file(str(connection))
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            shown = displayed(client, "%tutor What is a loop?")
+            assert "Which course is this notebook for?" in shown and f"`{b}`" in shown
+            fake_upstream.script(Reply.text("Loops repeat."))
+            shown = displayed(client, f"%tutor course {a}")
+            assert "Loops repeat." in shown
+            assert "list comprehensions" in rules(fake_upstream)
+            assert fake_upstream.requests[-1].body["messages"][-1]["content"]
+            listing = displayed(client, "%tutor course")
+            assert f"`{a}`" in listing and "← this notebook" in listing
+        finally:
+            client.stop_channels()
+    finally:
+        hub.stop_server(user)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -494,3 +495,47 @@ def test_panel_follows_the_dark_theme(lab: Page) -> None:
         "document.activeElement && document.activeElement.dataset.testid === 'tutor-input'"
     )
     assert not [e for e in lab.console_errors if "tutor" in e.lower()], lab.console_errors
+
+
+def test_picking_the_course_asks_again_in_it(lab: Page, fake_upstream) -> None:
+    """A student in several courses picks one: the question goes again, in that course.
+
+    The server's first answer is replaced by the gateway's refusal (the hub side of the
+    choice is tested in test_courses.py); the pick then reaches the real server and gateway
+    (the hub's default course, which a student in no course may ask about).
+    """
+    page = lab.page
+    refusal = {
+        "type": "error",
+        "code": "course_choice_required",
+        "message": "You are in several courses and this notebook does not say which one it "
+        "belongs to: pick the course to ask about.",
+        "courses": ["data-pandas", COURSE],
+    }
+
+    chat = re.compile(r"/tutor/api/chat(\?.*)?$")
+
+    def refuse(route: Any) -> None:
+        route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/event-stream"},
+            body=f"data: {json.dumps(refusal)}\n\n",
+        )
+
+    page.route(chat, refuse, times=1)
+    fake_upstream.script(Reply.text("Asked in the course you picked."))  # the reply below
+    asked = len(lab.chat_bodies)
+    lab.ask("Which course am I in?")
+    page.locator("[data-testid=tutor-question]", has_text="Which course am I in?").wait_for()
+    answer = lab.wait_answer_end()
+    choices = answer.locator("[data-testid=tutor-course-choice]")
+    assert [c.inner_text() for c in choices.all()] == ["data-pandas", COURSE]
+    assert "Retry" not in answer.inner_text()
+    lab.shot("10-pick-course")
+    choices.nth(1).click()
+    reply = "Asked in the course you picked."
+    page.locator("[data-testid=tutor-answer]", has_text=reply).wait_for()
+    first, again = lab.chat_bodies[asked:]
+    assert "course" not in first.get("context", {})
+    assert again["message"] == "Which course am I in?"
+    assert again["context"]["course"] == COURSE

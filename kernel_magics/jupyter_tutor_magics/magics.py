@@ -37,6 +37,7 @@ HELP = """\
 | `%tutor hint` | the next hint for the exercise you are working on |
 | `%tutor history` | this notebook's conversation with the tutor |
 | `%tutor chat` | a chat box in the output area |
+| `%tutor course [NAME]` | your courses, or pick the one this notebook is for |
 | `%tutor --new QUESTION` | start a new conversation instead of continuing |
 
 `explain`, `hint`, `history` and `chat` work as commands when they are the whole line:
@@ -45,7 +46,9 @@ or Ctrl-C) to stop an answer.
 """
 
 #: Words that are commands when they are all the request holds.
-COMMANDS = ("explain", "hint", "history", "chat")
+COMMANDS = ("explain", "hint", "history", "chat", "course")
+#: ``%tutor course NAME``: pick the course of this notebook.
+_PICK = re.compile(r"^course\s+([a-z0-9][a-z0-9._-]{0,63})$", re.IGNORECASE)
 
 _OPTIONS = re.compile(r"\s*((?:-\S+\s*)*)(.*)", re.DOTALL)
 _LINE_MAGIC = re.compile(r"^(\s*)%tutor\b(.*?)\s*$")
@@ -78,6 +81,10 @@ class TutorMagics(Magics):
         super().__init__(shell)
         #: The conversation this kernel's questions continue.
         self.conversation_id: str | None = None
+        #: The course picked for this notebook (``%tutor course NAME``), sent with questions.
+        self.course: str | None = None
+        #: The question that waits for a course to be picked: ``ask``'s arguments.
+        self._waiting: tuple[str, dict[str, Any]] | None = None
 
     @property
     def in_notebook(self) -> bool:
@@ -97,8 +104,13 @@ class TutorMagics(Magics):
             self.conversation_id = None
         request = rest.strip()
         command = request.lower() if request.lower() in COMMANDS else None
+        pick = _PICK.match(request) if cell is None else None
         if args.help or not (request or cell):
             self.say(HELP)
+        elif pick:
+            self.pick_course(pick.group(1).lower())
+        elif command == "course":
+            self.courses()
         elif cell is not None:
             self.ask(request or CODE, code=cell)
         elif command == "explain":
@@ -133,6 +145,7 @@ class TutorMagics(Magics):
         view = view or (NotebookView() if self.in_notebook else TerminalView())
         answer = Answer()
         body: dict[str, Any] = {"message": message, "context": self.context(kind, code, error)}
+        self._waiting = None
         if self.conversation_id:
             body["conversation_id"] = self.conversation_id
         try:
@@ -151,14 +164,40 @@ class TutorMagics(Magics):
             answer.error = str(err)
         if not answer.ended:
             answer.error = "The answer broke off before it ended. Ask again."
+        if answer.error_code == "course_choice_required":
+            self._waiting = (message, {"kind": kind, "code": code, "error": error})
+        elif answer.error_code == "course_forbidden":
+            self.course = None  # the server forgot it too: the student is asked again
         view.finish(answer)
         return answer
+
+    def pick_course(self, course: str) -> None:
+        """Pick this notebook's course; a question that waited for it is asked again."""
+        self.course = course
+        if self._waiting is not None:
+            message, kwargs = self._waiting
+            self.ask(message, **kwargs)
+        else:
+            self.say(f"Questions from this notebook now go to the course `{course}`.")
+
+    def courses(self) -> None:
+        """List the student's courses and the one picked for this notebook."""
+        notebook = os.environ.get("JPY_SESSION_NAME", "")
+        try:
+            client = ChatClient.from_environment()
+            found = client.get("courses", **({"notebook": notebook} if notebook else {}))
+        except TutorUnavailable as err:
+            self.say(str(err))
+            return
+        self.say(courses_markdown(found, self.course))
 
     def context(
         self, kind: str, code: str | None = None, error: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Where this question comes from: the notebook, its running cell, code, error."""
         context: dict[str, Any] = {"kind": kind}
+        if self.course:
+            context["course"] = self.course
         notebook = os.environ.get("JPY_SESSION_NAME", "")
         if notebook.endswith(".ipynb"):
             context["notebook_path"] = notebook
@@ -218,6 +257,22 @@ class TutorMagics(Magics):
         from .widget import ChatWidget
 
         return ChatWidget(self.ask)
+
+
+def courses_markdown(found: dict[str, Any], picked: str | None = None) -> str:
+    """``%tutor course``: the student's courses, the notebook's pick marked."""
+    picked = picked or found.get("picked")
+    listed = found.get("courses") or []
+    if not listed:
+        default = found.get("default")
+        where = f" (the hub's course `{default}` answers)" if default else ""
+        return f"You are in no course on this hub{where}."
+    lines = ["**Your courses**", ""]
+    for course in listed:
+        mark = " ← this notebook" if course.get("name") == picked else ""
+        lines.append(f"- `{course.get('name')}`: {course.get('title', '')}{mark}")
+    lines += ["", "Pick the course of this notebook with `%tutor course NAME`."]
+    return "\n".join(lines)
 
 
 def last_exception() -> dict[str, Any] | None:

@@ -60,6 +60,9 @@ class Answer:
     conversation_id: str | None = None
     stop_reason: str | None = None
     error: str | None = None
+    #: The error's code (``course_choice_required``…), and the courses to pick from.
+    error_code: str | None = None
+    courses: list[str] = field(default_factory=list)
     _tools: dict[str, ToolStep] = field(default_factory=dict)
 
     def feed(self, data: dict[str, Any]) -> str:
@@ -89,6 +92,8 @@ class Answer:
             self.stop_reason = event.stop_reason
         elif isinstance(event, events.ErrorEvent):
             self.error = event.message or "The tutor could not answer."
+            self.error_code = event.code
+            self.courses = list(event.courses or [])
         return ""
 
     @property
@@ -106,6 +111,13 @@ class Answer:
         return "\n\n".join(filter(None, [text, *tail]))
 
     def ending(self) -> list[str]:
+        if self.error_code == "course_choice_required" and self.courses:
+            listed = ", ".join(f"`{c}`" for c in self.courses)
+            return [
+                f"**Which course is this notebook for?** You are in {listed}. Pick one with "
+                f"`%tutor course NAME` (for example `%tutor course {self.courses[0]}`); your "
+                "question is then asked again, and later ones from this notebook go there too."
+            ]
         if self.error:
             return [f"**The tutor could not answer:** {self.error}"]
         ending = ENDINGS.get(self.stop_reason or "")

@@ -45,6 +45,11 @@ export class AnswerView implements IMessageView {
         if (this._message) {
           options.retry(this._message);
         }
+      },
+      pickCourse: course => {
+        if (this._message) {
+          options.pickCourse(this._message, course);
+        }
       }
     });
     this._footer = new AnswerFooter(trans);
@@ -153,6 +158,8 @@ export namespace AnswerView {
     codeActions: ICodeActions;
     openCitation: (citation: ICitation) => void;
     retry: (answer: IAssistantMessage) => void;
+    /** Ask the answer's question again in the course the student picked. */
+    pickCourse: (answer: IAssistantMessage, course: string) => void;
     /** Vote on the answer. */
     vote: (answer: IAssistantMessage, vote: FeedbackVote) => void;
     /** Called after each render of Markdown (the log keeps the newest text in view). */

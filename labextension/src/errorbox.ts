@@ -1,7 +1,8 @@
 /**
  * Why an answer failed, in words written for the student, with Retry where asking
  * again can help; after a rate limit, Retry stays disabled while a countdown runs to
- * the moment the server accepts the question again.
+ * the moment the server accepts the question again.  When the student must pick the
+ * question's course, one button per course asks it again in that course.
  */
 
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -41,6 +42,9 @@ export class ErrorBox {
     text.className = 'jp-tutor-Error-message';
     text.textContent = error.message;
     this.node.append(title, text);
+    if (error.courses?.length) {
+      this.node.appendChild(this._courseChoice(error.courses));
+    }
     if (!error.retryable) {
       return;
     }
@@ -50,6 +54,26 @@ export class ErrorBox {
     if (error.retryAfter) {
       this._countdown(Math.ceil(error.retryAfter), retry);
     }
+  }
+
+  /** One button per course; pressing one asks the question again in that course. */
+  private _courseChoice(courses: string[]): HTMLElement {
+    const trans = this._options.trans;
+    const group = document.createElement('div');
+    group.className = 'jp-tutor-Error-courses';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', trans.__('Your courses'));
+    for (const course of courses) {
+      const button = makeButton(
+        course,
+        trans.__('Ask in the course %1 (remembered for this notebook)', course),
+        'tutor-course-choice'
+      );
+      button.dataset.course = course;
+      button.addEventListener('click', () => this._options.pickCourse?.(course));
+      group.appendChild(button);
+    }
+    return group;
   }
 
   /** Stop the countdown (the view goes away). */
@@ -100,5 +124,7 @@ export namespace ErrorBox {
     trans: TranslationBundle;
     /** Ask the failed question again. */
     retry: () => void;
+    /** Ask the failed question again in the course the student picked. */
+    pickCourse?: (course: string) => void;
   }
 }

@@ -111,7 +111,12 @@ export class TutorPanel extends Widget {
       request.conversation_id = this._state.conversationId;
     }
     const pageContext = context ?? this._getContext?.();
-    if (pageContext) {
+    // A pick made in this panel for a question without a notebook (the server remembers
+    // picks per notebook, but has no notebook to remember this one by).
+    const picked = this._picks.get(pageContext?.notebook_path ?? '');
+    if (picked && !pageContext?.course) {
+      request.context = { ...pageContext, course: picked };
+    } else if (pageContext) {
       request.context = pageContext;
     }
     const controller = new AbortController();
@@ -150,6 +155,7 @@ export class TutorPanel extends Widget {
       if (this._controller === controller) {
         this._controller = null;
       }
+      this._forgetRefusedPick(`a-${n}`, request.context);
       this._conversationsStale = true;
       this._updateStreaming();
     }
@@ -355,6 +361,7 @@ export class TutorPanel extends Widget {
       codeActions: this._codeActions,
       openCitation: this._openCitation,
       retry: answer => this._retry(answer),
+      pickCourse: (answer, course) => this._pickCourse(answer, course),
       vote: (answer, vote) => void this._vote(answer, vote),
       onRender: () => this._log.scrollToBottom(false)
     });
@@ -367,6 +374,27 @@ export class TutorPanel extends Widget {
     if (question?.request) {
       void this.ask(question.request.message, question.request.context);
     }
+  }
+
+  /** A pick the gateway refused (not one of the student's courses) is asked for again. */
+  private _forgetRefusedPick(answerId: string, context: IQuestionContext | undefined): void {
+    const answer = this._state.messages.find(m => m.id === answerId);
+    if (answer?.role === 'assistant' && answer.error?.code === 'course_forbidden') {
+      this._picks.delete(context?.notebook_path ?? '');
+    }
+  }
+
+  /** Ask `answer`'s question again in `course`, and use that course from now on. */
+  private _pickCourse(answer: IAssistantMessage, course: string): void {
+    const question = this._state.messages.find(
+      (m): m is IUserMessage => m.role === 'user' && m.id === answer.questionId
+    );
+    if (!question?.request) {
+      return;
+    }
+    const context = { ...question.request.context, course };
+    this._picks.set(context.notebook_path ?? '', course);
+    void this.ask(question.request.message, context);
   }
 
   /** Tell the views whether an answer streams (Stop instead of Send). */
@@ -406,6 +434,8 @@ export class TutorPanel extends Widget {
   private _conversationsStale = true;
   private _courseLoaded = false;
   private _courseLoading = false;
+  /** Courses picked in this panel, by notebook path ('' for no notebook). */
+  private readonly _picks = new Map<string, string>();
 }
 
 export namespace TutorPanel {

@@ -76,6 +76,8 @@ export type TutorErrorCode =
   | 'unauthorized'
   | 'upstream'
   | 'internal'
+  | 'course_choice_required'
+  | 'course_forbidden'
   | 'network';
 
 /** `error`: the answer failed; `message` is written for the student. */
@@ -85,6 +87,8 @@ export interface IErrorEvent {
   message: string;
   /** Seconds to wait before asking again (rate limits). */
   retry_after?: number;
+  /** With `course_choice_required`: the student's courses, to pick the question's from. */
+  courses?: string[];
 }
 
 /** Any event type this version of the panel does not know. */
@@ -118,6 +122,11 @@ export interface IQuestionContext {
   error?: ICellError;
   /** `question`, `explain` (an error) or `hint`. */
   kind?: 'question' | 'explain' | 'hint';
+  /**
+   * The course the student picked for this notebook (the gateway accepts it only for a
+   * course they are in; the server remembers it for the notebook).
+   */
+  course?: string;
 }
 
 /** An error output of a cell, as nbformat stores it. */

@@ -68,6 +68,8 @@ export interface IAnswerError {
   retryAfter?: number;
   /** Whether asking again can help (not for a spent budget). */
   retryable: boolean;
+  /** The student's courses, when the question's course must be picked among them. */
+  courses?: string[];
 }
 
 /** A vote on an answer and where it is: being sent, recorded, or refused. */
@@ -195,6 +197,16 @@ const ERROR_TEXT: Record<string, { title: string; message: string; retryable: bo
     message: 'The tutor hit an internal error. Try again.',
     retryable: true
   },
+  course_choice_required: {
+    title: 'Which course is this notebook for?',
+    message: 'You are in several courses: pick the one this question is about.',
+    retryable: false
+  },
+  course_forbidden: {
+    title: 'Not one of your courses',
+    message: 'The tutor cannot answer about a course you are not enrolled in.',
+    retryable: false
+  },
   network: {
     title: 'Connection lost',
     message: 'The connection to the tutor was lost before the answer finished.',
@@ -208,7 +220,8 @@ const ERROR_TEXT: Record<string, { title: string; message: string; retryable: bo
 export function describeError(
   code: string,
   message?: string | null,
-  retryAfter?: number | null
+  retryAfter?: number | null,
+  courses?: unknown
 ): IAnswerError {
   const known = ERROR_TEXT[code] ?? {
     title: 'The tutor could not answer',
@@ -223,6 +236,12 @@ export function describeError(
   };
   if (typeof retryAfter === 'number' && isFinite(retryAfter) && retryAfter > 0) {
     error.retryAfter = retryAfter;
+  }
+  if (code === 'course_choice_required' && Array.isArray(courses)) {
+    const names = courses.filter((c): c is string => typeof c === 'string' && c !== '');
+    if (names.length) {
+      error.courses = names;
+    }
   }
   return error;
 }
@@ -373,7 +392,7 @@ export function applyEvent(
         ...message,
         parts: interruptRunning(message.parts),
         status: 'error',
-        error: describeError(String(e.code ?? 'internal'), e.message, e.retry_after)
+        error: describeError(String(e.code ?? 'internal'), e.message, e.retry_after, e.courses)
       };
     default:
       return message;

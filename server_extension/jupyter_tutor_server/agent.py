@@ -12,7 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anthropic
@@ -30,6 +30,7 @@ from jupyter_tutor.sse import ClientGone
 from .chat_request import ChatRequest
 from .context import build_context
 from .course_marker import course_marker
+from .course_picks import CoursePicks
 from .errors import ChatError
 from .gateway import (
     TRANSPORT_ERRORS,
@@ -67,8 +68,11 @@ class Orchestrator:
         root_dir: str,
         settings: AgentSettings,
         log: Any,
+        course_picks: CoursePicks | None = None,
     ) -> None:
         self.gateway = gateway
+        #: The course the student picked for each notebook (see course_picks.py).
+        self.course_picks = course_picks or CoursePicks(None, root_dir)
         self.toolbox = toolbox
         self.contents_manager = contents_manager
         self.root_dir = root_dir
@@ -111,6 +115,8 @@ class Turn:
         self._cited: set[tuple[Any, ...]] = set()
         self._task: asyncio.Future[events.StopReason] | None = None
         self._stopped = False
+        #: The question's notebook, relative to the server root, once known.
+        self.notebook_path: str | None = None
 
     def stop(self) -> bool:
         if self._stopped or (self._task is not None and self._task.done()):
@@ -136,6 +142,8 @@ class Turn:
                 raise  # the server is shutting down, or the client left
             stop_reason = "stopped"
         except ChatError as err:
+            if err.code == "course_forbidden":
+                self.owner.course_picks.forget(self.notebook_path)  # ask the student again
             await self._emit_usage(emit)
             await emit(err.event())
             return
@@ -163,6 +171,11 @@ class Turn:
                 notebook_path = api_path(context.notebook_path, owner.root_dir)
             except NotebookUnavailable:
                 owner.log.info("Ignoring a notebook path outside the server root")
+        self.notebook_path = notebook_path
+        if context.course:
+            owner.course_picks.remember(notebook_path, context.course)
+        else:
+            context = replace(context, course=owner.course_picks.get(notebook_path))
         where = await build_context(
             owner.contents_manager,
             context,
@@ -209,7 +222,15 @@ class Turn:
         """The conversation so far, from the gateway (which stores every round)."""
         if self.request.conversation_id is None:
             return []
-        stored = await self.owner.gateway.get_json(f"api/conversations/{self.conversation_id}")
+        try:
+            stored = await self.owner.gateway.get_json(f"api/conversations/{self.conversation_id}")
+        except ChatError as err:
+            if err.status != 404:
+                raise
+            # Nothing stored yet: its first question was refused before the gateway stored
+            # it (a course to pick, a rate limit). The gateway starts it under this id (and
+            # refuses an id that is another student's).
+            return []
         return repair(stored.get("messages", []) if isinstance(stored, dict) else [])
 
     async def _ask(self, messages: list[dict[str, Any]], params: dict[str, Any], emit: Emit) -> Any:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Integer, Unicode, default
 
 from jupyter_tutor import __version__, tracing
 
 from .agent import AgentSettings, Orchestrator
+from .course_picks import CoursePicks
 from .errors import ChatError
 from .gateway import GatewayClient
 from .handlers import chat_api_routes
@@ -78,6 +80,16 @@ class TutorExtension(ExtensionApp):
     request_timeout = Float(120.0, help="Seconds one request to the gateway may take in all.").tag(
         config=True
     )
+    course_picks_file = Unicode(
+        help="""JSON file where the course the student picked for each notebook is kept
+        (when they are in several courses and the notebook's folder names none). Defaults
+        to tutor/course_picks.json in the Jupyter data directory. Empty: kept in memory
+        until the server stops.""",
+    ).tag(config=True)
+
+    @default("course_picks_file")
+    def _course_picks_file_default(self) -> str:
+        return os.path.join(jupyter_data_dir(), "tutor", "course_picks.json")
 
     #: Why the tutor cannot answer on this server, if it cannot (shown to the student).
     unavailable_reason: str | None = None
@@ -118,6 +130,7 @@ class TutorExtension(ExtensionApp):
                 nearby_cells=self.nearby_cells,
             ),
             log=self.log,
+            course_picks=CoursePicks(self.course_picks_file or None, serverapp.root_dir),
         )
 
     def _prepare_single_user_mode(self) -> None:

@@ -204,6 +204,24 @@ class ChatCourseHandler(ChatAPIHandler):
         self.finish(json.dumps(await self.tutor.gateway.get_json("api/course", **params)))
 
 
+class ChatCoursesHandler(ChatAPIHandler):
+    """``GET courses``: the student's courses (the gateway's ``api/courses``, from their hub
+    groups) and, with ``?notebook=PATH``, the course picked for that notebook."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.tutor.check_available()
+        found = await self.tutor.gateway.get_json("api/courses")
+        notebook = self.get_argument("notebook", None)
+        if notebook and isinstance(found, dict):
+            try:
+                path = api_path(notebook, self.tutor.serverapp.root_dir)
+            except NotebookUnavailable as err:
+                raise ChatError("bad_request", str(err)) from err
+            found["picked"] = self.tutor.orchestrator.course_picks.get(path)
+        self.finish(json.dumps(found))
+
+
 def chat_api_routes(tutor: ChatServices) -> list[tuple[str, type, dict[str, Any]]]:
     """The routes, relative to the server's base URL."""
     kwargs = {"tutor": tutor}
@@ -214,4 +232,5 @@ def chat_api_routes(tutor: ChatServices) -> list[tuple[str, type, dict[str, Any]
         (f"/{API_PATH}conversations/([^/]+)", ChatConversationHandler, kwargs),
         (f"/{API_PATH}feedback", ChatFeedbackHandler, kwargs),
         (f"/{API_PATH}course", ChatCourseHandler, kwargs),
+        (f"/{API_PATH}courses", ChatCoursesHandler, kwargs),
     ]

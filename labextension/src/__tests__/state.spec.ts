@@ -220,6 +220,30 @@ describe('reduce', () => {
     expect(answerText(a)).toBe('partial');
   });
 
+  it('keeps the courses to pick from when the course must be chosen', () => {
+    const s = run([
+      ask,
+      ev({
+        type: 'error',
+        code: 'course_choice_required',
+        message: 'You are in several courses: pick the course to ask about.',
+        courses: ['data-pandas', 7, 'intro-python']
+      })
+    ]);
+    expect(answer(s).error).toMatchObject({
+      code: 'course_choice_required',
+      title: 'Which course is this notebook for?',
+      retryable: false,
+      courses: ['data-pandas', 'intro-python']
+    });
+    // Other errors never carry a choice, even if a server sends one.
+    const refused = run([
+      ask,
+      ev({ type: 'error', code: 'course_forbidden', message: 'No.', courses: ['x'] })
+    ]);
+    expect(answer(refused).error?.courses).toBeUndefined();
+  });
+
   it('ignores everything after the final event', () => {
     const s = run([ask, ev({ type: 'done', stop_reason: 'end_turn' })]);
     expect(reduce(s, ev({ type: 'text', delta: 'late' }))).toBe(s);

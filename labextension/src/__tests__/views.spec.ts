@@ -140,6 +140,24 @@ describe('ErrorBox', () => {
     expect(box.node.textContent).toBe('');
   });
 
+  it('offers one button per course when the course must be picked', () => {
+    const pickCourse = jest.fn();
+    const box = new ErrorBox({ trans, retry: () => undefined, pickCourse });
+    box.show({
+      code: 'course_choice_required',
+      title: 'Which course is this notebook for?',
+      message: 'Pick one.',
+      retryable: false,
+      courses: ['data-pandas', '<b>intro</b>']
+    });
+    const buttons = testid(box.node, 'tutor-course-choice');
+    expect(buttons.map(b => b.textContent)).toEqual(['data-pandas', '<b>intro</b>']);
+    expect(box.node.querySelector('b')).toBeNull(); // names are text, never HTML
+    expect(testid(box.node, 'tutor-retry')).toHaveLength(0);
+    buttons[1].click();
+    expect(pickCourse).toHaveBeenCalledWith('<b>intro</b>');
+  });
+
   it('does not restart the countdown for the same error, and stops it when disposed', () => {
     const box = new ErrorBox({ trans, retry: () => undefined });
     box.show(limited);
