@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +85,12 @@ c.Router.upstreams = [{{
 """
 
 Asker = Callable[[int], Awaitable[tuple[float, float]]]
+#: Every question of the run is new (no help from the gateway's cache of embeddings).
+QUESTIONS = itertools.count()
+
+
+def question(n: int) -> str:
+    return f"Question {next(QUESTIONS)} of student {n}: why does my loop never end?"
 
 
 def ask_anthropic(client: anthropic.AsyncAnthropic, model: str = MODEL) -> Asker:
@@ -94,7 +102,7 @@ def ask_anthropic(client: anthropic.AsyncAnthropic, model: str = MODEL) -> Asker
             model=model,
             max_tokens=300,
             stream=True,
-            messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
+            messages=[{"role": "user", "content": question(n)}],
         )
         async for event in stream:
             if first is None and event.type == "content_block_delta":
@@ -114,7 +122,7 @@ def ask_openai(client: openai.AsyncOpenAI) -> Asker:
             max_tokens=300,
             stream=True,
             stream_options={"include_usage": True},
-            messages=[{"role": "user", "content": f"Question {n}: why does my loop never end?"}],
+            messages=[{"role": "user", "content": question(n)}],
         )
         async for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
@@ -211,7 +219,8 @@ def hottest_frames(raw: Path, top: int = 25) -> dict[str, Any]:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         samples += n
-        for frame in set(stack.split(";")):
+        # "function (path:line)" → "function (path)": one entry per function
+        for frame in {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}:
             inclusive[frame] += n
     shares = {
         frame: round(100 * n / samples, 1)

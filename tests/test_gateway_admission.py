@@ -194,6 +194,7 @@ class Flood:
         self.connections = 0
         self.embedder = CountingEmbedder()
         self.opened = 0
+        self.asked = 0
         self.gate = asyncio.Event()
         gateway.embedder = self.embedder
         take = gateway.pool.connection
@@ -211,6 +212,9 @@ class Flood:
         gateway.upstream.open_stream = open_stream
 
     async def ask(self, http: httpx.AsyncClient, user: str) -> httpx.Response:
+        # A new question each time: a repeated one would come from the gateway's cache of
+        # question embeddings and not reach the embedder.
+        self.asked += 1
         return await http.post(
             self.url + "/v1/messages",
             headers={"Authorization": f"Bearer {user}"},
@@ -218,7 +222,7 @@ class Flood:
                 "model": MODEL,
                 "max_tokens": 100,
                 "stream": True,
-                "messages": [{"role": "user", "content": "What is a loop?"}],
+                "messages": [{"role": "user", "content": f"What is loop {self.asked}?"}],
             },
         )
 

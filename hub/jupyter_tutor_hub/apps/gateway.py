@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from ..gateway.auth import HubTokenIdentifier
     from ..gateway.service import TutorGateway
 
+#: Seconds the gateway keeps the hub's answer for a token unless ``c.HubAuth.cache_max_age``
+#: says otherwise (JupyterHub's default, 300 s, would let a revoked token in for 5 min).
+TOKEN_CACHE_SECONDS = 60
+
 
 def configurable_classes() -> list[type[Configurable]]:
     """The classes whose settings the gateway reads (importing them is the slow part)."""
@@ -200,12 +204,16 @@ class GatewayApp(Application):
 
     def identifier(self) -> HubTokenIdentifier:
         """Callers identified by the hub; ``HubAuth`` is this app's child, so ``c.HubAuth``
-        settings (its cache of token lookups, ``cache_max_age``) apply."""
+        settings apply: ``cache_max_age`` is how long the gateway keeps the hub's answer
+        for a token (60 s unless configured: a revoked token is refused within it)."""
         from jupyterhub.services.auth import HubAuth
 
         from ..gateway.auth import HubTokenIdentifier
 
-        return HubTokenIdentifier(HubAuth(parent=self))
+        hub_auth = HubAuth(parent=self)
+        if "cache_max_age" not in self.config.HubAuth:
+            hub_auth.cache_max_age = TOKEN_CACHE_SECONDS
+        return HubTokenIdentifier(hub_auth)
 
     async def _close(self, resources: list[Any]) -> None:
         """Close what was opened (the pool, the embedded database); never raises."""

@@ -43,6 +43,13 @@ class Embedder(LoggingConfigurable):
         """The vector of a question (models with query prefixes override this)."""
         return self.embed_documents([text])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The vectors of several questions (the gateway batches concurrent questions): in
+        one call, unless questions are embedded otherwise than passages."""
+        if type(self).embed_query is Embedder.embed_query:
+            return self.embed_documents(texts)
+        return [self.embed_query(text) for text in texts]
+
 
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model on the local CPU (default: all-MiniLM-L6-v2)."""

@@ -196,11 +196,15 @@ async def asearch(
     *,
     mode: Mode = "hybrid",
     fusion: Fusion = DEFAULT_FUSION,
+    vector: Any = None,
 ) -> list[Hit]:
-    """:func:`search` for asyncio callers (the gateway)."""
+    """:func:`search` for asyncio callers (the gateway).  ``vector``: the embedding of
+    ``clean_question(question)`` when the caller has it (the gateway batches them);
+    otherwise it is computed here, in a thread."""
     text = clean_question(question)
-    vector = None
-    if mode != "text":
+    if mode == "text":
+        vector = None
+    elif vector is None:
         vector = await asyncio.to_thread(_embed, embedder, text)
     async with pool.connection() as conn:
         row = await (await conn.execute(_course_sql(fusion), (course,))).fetchone()

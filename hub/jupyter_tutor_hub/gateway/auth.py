@@ -9,13 +9,19 @@ the request claims.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from jupyterhub.services.auth import HubAuth
 
 from ..scopes import ACCESS_SCOPE
+from . import metrics
 from .errors import GatewayError
 
 _AUTH_HEADER = re.compile(r"^\s*(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)
@@ -51,10 +57,29 @@ class Identifier(Protocol):
 
 
 class HubTokenIdentifier:
-    """Identify callers with JupyterHub (``HubAuth`` caches answers for a few minutes)."""
+    """Identify callers with JupyterHub, remembering each token's answer briefly.
 
-    def __init__(self, hub_auth: HubAuth | None = None) -> None:
+    The hub is asked once per token per ``HubAuth.cache_max_age`` seconds (the gateway
+    sets it to 60 unless configured): a class asking at once costs the hub one lookup per
+    student, not per question, and one student's concurrent questions share one lookup.
+    A token the hub revokes, or that expires, is refused at most that long after: the
+    hub's answer is kept no longer, refusals included.  Answers are kept by the token's
+    hash in a cache of at most ``max_entries``, the least recently used dropped first.
+    """
+
+    def __init__(
+        self,
+        hub_auth: HubAuth | None = None,
+        *,
+        max_entries: int = 20_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.hub_auth = hub_auth or HubAuth()
+        self.max_entries = max_entries
+        self._clock = clock
+        #: token hash → (when the answer expires, the hub's user model or None)
+        self._answers: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+        self._asking: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     async def identify(self, token: str | None) -> Caller:
         if not token:
@@ -63,7 +88,7 @@ class HubTokenIdentifier:
                 "No JupyterHub token was sent. The tutor is used from your Jupyter server; "
                 "restart your server from the hub's home page if this persists.",
             )
-        model = await self.hub_auth.user_for_token(token, sync=False)
+        model = await self._user_model(token)
         if not model:
             raise GatewayError(
                 "authentication_error",
@@ -84,3 +109,28 @@ class HubTokenIdentifier:
             scopes=scopes,
             admin=bool(model.get("admin")),
         )
+
+    async def _user_model(self, token: str) -> dict[str, Any] | None:
+        """The hub's answer for ``token``: remembered, being asked, or asked now."""
+        key = hashlib.sha256(token.encode("utf8", "replace")).hexdigest()
+        known = self._answers.get(key)
+        if known is not None and known[0] > self._clock():
+            self._answers.move_to_end(key)
+            metrics.HUB_TOKEN_LOOKUPS.labels("cached").inc()
+            return known[1]
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask_hub(key, token))
+            self._asking[key] = asking
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        # Shielded: one caller leaving must not cancel the lookup the others wait for.
+        return await asyncio.shield(asking)
+
+    async def _ask_hub(self, key: str, token: str) -> dict[str, Any] | None:
+        metrics.HUB_TOKEN_LOOKUPS.labels("asked").inc()
+        model = await self.hub_auth.user_for_token(token, use_cache=False, sync=False)
+        self._answers[key] = (self._clock() + self.hub_auth.cache_max_age, model)
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.max_entries:
+            self._answers.popitem(last=False)
+        return model

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jupyter_tutor.protocol import COURSES_HEADER, ERROR_CODE_HEADER
 
+from ..policy.config import CourseConfig
 from ..policy.store import published_courses
 from .auth import Caller
 from .errors import GatewayError
@@ -82,15 +83,26 @@ async def caller_courses(gateway: Any, conn: Any, caller: Caller) -> set[str]:
     return gateway.course_groups.member_courses(caller.name, caller.groups, published)
 
 
-async def question_course(gateway: Any, caller: Caller, context: Mapping[str, Any]) -> str:
-    """The course a question from ``caller`` with ``X-Tutor-Context`` ``context`` is in."""
+def course_of(
+    gateway: Any,
+    caller: Caller,
+    context: Mapping[str, Any],
+    published: Sequence[CourseConfig],
+) -> str:
+    """The course a question from ``caller`` with ``X-Tutor-Context`` ``context`` is in,
+    given the published courses (read by the caller, with other work on one connection)."""
     requested, marker = reported_courses(context)
-    async with gateway.pool.connection() as conn:
-        members = await caller_courses(gateway, conn, caller)
     return choose_course(
-        members,
+        gateway.course_groups.member_courses(caller.name, caller.groups, published),
         requested=requested,
         marker=marker,
         default=gateway.default_course,
         admin=caller.admin,
     )
+
+
+async def question_course(gateway: Any, caller: Caller, context: Mapping[str, Any]) -> str:
+    """The course a question from ``caller`` with ``X-Tutor-Context`` ``context`` is in."""
+    async with gateway.pool.connection() as conn:
+        published = await published_courses(conn)
+    return course_of(gateway, caller, context, published)

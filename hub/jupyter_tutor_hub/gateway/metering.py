@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from traitlets import Dict, Float, Integer
 from traitlets.config import LoggingConfigurable
 
@@ -200,29 +200,51 @@ class Metering(LoggingConfigurable):
         none).
         """
         name = course.name if course is not None else None
-        async with conn.transaction():
-            day = (
-                await (await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")).fetchone()
-            )[0]
-            if self.requests_per_minute:
-                await self._count_request(conn, user)
-            if not self.budget() and not self.course_budget(course):
-                return Reservation(None, user, day, max_tokens, name)
+        limits = [(self.budget(), None), (self.course_budget(course), name)]
+        limits = [(budget, scope) for budget, scope in limits if budget]
+        if limits:
             input_chars += self.prompt_allowance_chars
-            return await self._reserve(conn, user, day, model, input_chars, max_tokens, course)
-
-    async def _count_request(self, conn: AsyncConnection, user: str) -> None:
-        row = await (
-            await conn.execute(
-                "INSERT INTO rate_windows (user_name, window_start, count)"
-                " VALUES (%s, date_trunc('minute', now()), 1)"
-                " ON CONFLICT (user_name, window_start) DO UPDATE"
-                " SET count = rate_windows.count + 1 WHERE rate_windows.count < %s"
-                " RETURNING count, 60 - extract(second FROM now())::int",
-                (user, self.requests_per_minute),
+        # Two round trips: the statements up to the lock and the reads in one pipeline, the
+        # reservation and the commit in another.  The server runs them in order, so the
+        # reservations are summed only once the user's day is locked, as before.
+        async with conn.pipeline(), conn.transaction():
+            today = await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")
+            window = await self._count_request(conn, user) if self.requests_per_minute else None
+            if limits:
+                await _lock_day(conn, user)
+            spent = [await _spent(conn, user, scope) for _, scope in limits]
+            (day,) = await today.fetchone()
+            if window is not None:
+                await self._check_window(window)
+            if not limits:
+                return Reservation(None, user, day, max_tokens, name)
+            reserved, output_tokens = await self._reserve(
+                conn,
+                user,
+                day,
+                model,
+                input_chars,
+                max_tokens,
+                name,
+                zip(limits, spent, strict=True),
             )
-        ).fetchone()
-        if row is None:
+        (reservation_id,) = await reserved.fetchone()
+        return Reservation(reservation_id, user, day, output_tokens, name)
+
+    async def _count_request(self, conn: AsyncConnection, user: str) -> AsyncCursor[Any]:
+        """Count the request in the user's minute (see :meth:`_check_window`)."""
+        return await conn.execute(
+            "INSERT INTO rate_windows (user_name, window_start, count)"
+            " VALUES (%s, date_trunc('minute', now()), 1)"
+            " ON CONFLICT (user_name, window_start) DO UPDATE"
+            " SET count = rate_windows.count + 1 WHERE rate_windows.count < %s"
+            " RETURNING count",
+            (user, self.requests_per_minute),
+        )
+
+    async def _check_window(self, window: AsyncCursor[Any]) -> None:
+        """A 429 when the minute's count was already at the limit (no row came back)."""
+        if await window.fetchone() is None:
             metrics.BUDGET_REJECTIONS.labels("rate").inc()
             wait = 60 - dt.datetime.now(dt.UTC).second
             raise rate_limited(
@@ -239,26 +261,15 @@ class Metering(LoggingConfigurable):
         model: str,
         input_chars: int,
         max_tokens: int,
-        course: CourseConfig | None,
-    ) -> Reservation:
-        # The lock on the user's day serializes all of their admissions, whatever the course.
-        await conn.execute(
-            "INSERT INTO usage_daily (user_name, day) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (user, day),
-        )
-        await conn.execute(
-            "SELECT 1 FROM usage_daily WHERE user_name = %s AND day = %s FOR UPDATE", (user, day)
-        )
+        name: str | None,
+        limits: Iterable[tuple[tuple[Budget, str | None], Spent]],
+    ) -> tuple[AsyncCursor[Any], int]:
+        """Check each budget against what was spent; queue the reservation's insert (its
+        cursor) and return it with the answer's allowed length."""
         input_tokens = input_chars // _CHARS_PER_TOKEN + 1
-        name = course.name if course is not None else None
-        limits = [(self.budget(), None)]
-        if self.course_budget(course):
-            limits.append((self.course_budget(course), name))
         output_tokens = max_tokens
-        for budget, scope in limits:
-            if not budget:
-                continue
-            spent_tokens, spent_usd = await _spent(conn, user, day, scope)
+        for (budget, scope), spent in limits:
+            spent_tokens, spent_usd = await spent.total()
             affordable = self._affordable_output(
                 model,
                 input_tokens,
@@ -278,22 +289,13 @@ class Metering(LoggingConfigurable):
                 )
             output_tokens = min(output_tokens, affordable)
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
-        row = await (
-            await conn.execute(
-                "INSERT INTO budget_reservations"
-                " (user_name, day, tokens, cost_usd, expires_at, course_id)"
-                " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s), %s) RETURNING id",
-                (
-                    user,
-                    day,
-                    usage.total,
-                    self.cost(model, usage),
-                    self.reservation_seconds,
-                    name,
-                ),
-            )
-        ).fetchone()
-        return Reservation(row[0], user, day, output_tokens, name)
+        cursor = await conn.execute(
+            "INSERT INTO budget_reservations"
+            " (user_name, day, tokens, cost_usd, expires_at, course_id)"
+            " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s), %s) RETURNING id",
+            (user, day, usage.total, self.cost(model, usage), self.reservation_seconds, name),
+        )
+        return cursor, output_tokens
 
     def _affordable_output(
         self,
@@ -389,33 +391,59 @@ def _seconds_to_midnight() -> int:
     return int((midnight - now).total_seconds()) + 1
 
 
-async def _spent(
-    conn: AsyncConnection, user: str, day: dt.date, course: str | None
-) -> tuple[int, Decimal]:
-    """Tokens and USD ``user`` spent or holds in reservations on ``day``: in ``course``, or
-    in all courses when it is None."""
+async def _lock_day(conn: AsyncConnection, user: str) -> None:
+    """Lock the user's day: the lock serializes all of their admissions, whatever the
+    course, until the reservation is committed."""
+    await conn.execute(
+        f"INSERT INTO usage_daily (user_name, day) VALUES (%s, {_TODAY}) ON CONFLICT DO NOTHING",
+        (user,),
+    )
+    await conn.execute(
+        f"SELECT 1 FROM usage_daily WHERE user_name = %s AND day = {_TODAY} FOR UPDATE", (user,)
+    )
+
+
+#: The user's day, as every statement of one admission computes it (``now()`` is the
+#: transaction's start, so they agree).
+_TODAY = "(now() AT TIME ZONE 'UTC')::date"
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What a user spent and holds today, as two queued queries (pipelined)."""
+
+    used: AsyncCursor[Any]
+    held: AsyncCursor[Any]
+
+    async def total(self) -> tuple[int, Decimal]:
+        used_tokens, used_usd = await self.used.fetchone() or (0, Decimal(0))
+        held_tokens, held_usd = await self.held.fetchone()
+        return int(used_tokens + held_tokens), Decimal(used_usd) + Decimal(held_usd)
+
+
+async def _spent(conn: AsyncConnection, user: str, course: str | None) -> Spent:
+    """Tokens and USD ``user`` spent or holds in reservations today: in ``course``, or in
+    all courses when it is None (queued after :func:`_lock_day`)."""
     if course is None:
-        used = "SELECT tokens, cost_usd FROM usage_daily WHERE user_name = %s AND day = %s"
+        used = f"SELECT tokens, cost_usd FROM usage_daily WHERE user_name = %s AND day = {_TODAY}"
         held = ""
-        args: tuple[Any, ...] = (user, day)
+        args: tuple[Any, ...] = (user,)
     else:
         used = (
             "SELECT tokens, cost_usd FROM usage_daily_course"
-            " WHERE user_name = %s AND day = %s AND course_id = %s"
+            f" WHERE user_name = %s AND day = {_TODAY} AND course_id = %s"
         )
         held = " AND course_id = %s"
-        args = (user, day, course)
-    row = await (await conn.execute(used, args)).fetchone()
-    used_tokens, used_usd = row or (0, Decimal(0))
-    held_tokens, held_usd = await (
+        args = (user, course)
+    return Spent(
+        await conn.execute(used, args),
         await conn.execute(
             "SELECT coalesce(sum(tokens), 0)::bigint, coalesce(sum(cost_usd), 0)"
-            " FROM budget_reservations"
-            " WHERE user_name = %s AND day = %s AND expires_at > now()" + held,
+            f" FROM budget_reservations WHERE user_name = %s AND day = {_TODAY}"
+            " AND expires_at > now()" + held,
             args,
-        )
-    ).fetchone()
-    return int(used_tokens + held_tokens), Decimal(used_usd) + Decimal(held_usd)
+        ),
+    )
 
 
 def _budget_message(course: str | None = None) -> str:

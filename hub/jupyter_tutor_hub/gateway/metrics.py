@@ -77,3 +77,18 @@ GUARD_WITHHELD = Counter(
     "solution, by course and exercise.",
     ["course", "exercise"],
 )
+QUESTION_EMBEDDINGS = Counter(
+    "tutor_gateway_question_embeddings_total",
+    "Questions embedded for retrieval, by source: the model (embedded) or the cache (cached).",
+    ["source"],
+)
+EMBEDDING_BATCH_SIZE = Histogram(
+    "tutor_gateway_embedding_batch_size",
+    "Questions embedded together in one model call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+HUB_TOKEN_LOOKUPS = Counter(
+    "tutor_gateway_hub_token_lookups_total",
+    "Callers' tokens identified, by source: the hub (asked) or the gateway's cache (cached).",
+    ["source"],
+)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Float, Instance, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, Unicode, default, observe
 from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import tracing
@@ -23,6 +23,7 @@ from ..policy.guardrails import Guardrails
 from ..policy.membership import CourseGroups
 from ..policy.store import published_courses
 from . import metrics
+from .embedding import QuestionEmbedder
 from .metering import Metering
 from .prompt import PromptBuilder
 from .request import ModelPolicy
@@ -58,8 +59,20 @@ class TutorGateway(LoggingConfigurable):
         5, help="Seconds retrieval may take before the question goes on without passages."
     ).tag(config=True)
 
+    embedding_threads = Integer(
+        1,
+        help="""CPU threads the embedding model may use for questions (torch's, for this
+        process); 0: torch's default (one per core). One leaves the other cores to the event
+        loop and the database: concurrent questions are embedded in shared batches
+        (QuestionEmbedder), which is what makes a burst cheap, and threads fighting for
+        busy cores made each embedding several times slower.""",
+    ).tag(config=True)
+
     pool = Instance(AsyncConnectionPool, allow_none=True)
     embedder = AnyTrait(None, allow_none=True, help="The course embedder (loaded at start).")
+    questions = Instance(
+        QuestionEmbedder, allow_none=True, help="Batches and caches question embeddings."
+    )
     embedder_loading = Bool(
         False, help="True while the embedder loads: retrieval is text-only, health 'starting'."
     )
@@ -109,6 +122,13 @@ class TutorGateway(LoggingConfigurable):
     def _guardrails_default(self) -> Guardrails:
         return Guardrails(parent=self)
 
+    @observe("embedder")
+    def _embedder_changed(self, change: Any) -> None:
+        if self.questions is not None:
+            self.questions.close()
+        embedder = change["new"]
+        self.questions = QuestionEmbedder(embedder, parent=self) if embedder else None
+
     @property
     def offline_cutoff(self) -> float | None:
         """The offline relevance cut-off, or ``None`` when retrieval runs without embeddings
@@ -142,6 +162,10 @@ class TutorGateway(LoggingConfigurable):
 
             embedder = SentenceTransformerEmbedder(parent=self)
             embedder.embed_query("warm up")
+            if self.embedding_threads:
+                import torch
+
+                torch.set_num_threads(self.embedding_threads)
             self.embedder = embedder
             self.log.info(
                 "Embedding model loaded in %.1f s; retrieval is hybrid",
@@ -160,15 +184,12 @@ class TutorGateway(LoggingConfigurable):
         k = self.passages if k is None else k
         if not (course and question.strip() and k and self.pool):
             return []
-        mode: Mode = "hybrid" if self.embedder is not None else "text"
-        from ..course.search import asearch
-
+        mode: Mode = "hybrid" if self.questions is not None else "text"
         started = time.monotonic()
         try:
             with tracing.span("gateway.retrieval", course=course, k=k, mode=mode) as span:
                 hits = await asyncio.wait_for(
-                    asearch(self.pool, self.embedder, course, question, k, mode=mode),
-                    timeout=self.retrieval_timeout,
+                    self._search(course, question, k, mode), timeout=self.retrieval_timeout
                 )
                 span.set_attribute("tutor.passages", len(hits))
                 return hits
@@ -177,6 +198,18 @@ class TutorGateway(LoggingConfigurable):
             return []
         finally:
             metrics.RETRIEVAL_SECONDS.observe(time.monotonic() - started)
+
+    async def _search(self, course: str, question: str, k: int, mode: Mode) -> list[Any]:
+        """Hybrid search with the question embedded in a shared batch."""
+        from ..course.query import clean_question
+        from ..course.search import asearch
+
+        vector = None
+        if mode != "text" and self.questions is not None:
+            vector = await self.questions.embed(clean_question(question))
+        return await asearch(
+            self.pool, self.embedder, course, question, k, mode=mode, vector=vector
+        )
 
 
 def citation_items(course: str, passages: Sequence[Any]) -> list[dict[str, Any]]:

@@ -110,43 +110,56 @@ class ConversationStore(LoggingConfigurable):
 
         A new conversation records ``instructors_may_read``: what the course's privacy
         setting told the student when it began (their consent). A later change of the
-        setting never widens who may read an existing conversation.
+        setting never widens who may read an existing conversation.  A new conversation
+        is written without reading anything first, so in a pipeline (``conn.pipeline()``)
+        its statements cost no round trip of their own.
         """
+        new = (user, course, _title(user_content), context.notebook_path, instructors_may_read)
         async with conn.transaction():
             if conversation_id is None:
                 conversation_id = uuid.uuid4()
-            owner = await (
-                await conn.execute(
-                    "SELECT user_name FROM conversations WHERE id = %s FOR UPDATE",
-                    (conversation_id,),
-                )
-            ).fetchone()
-            if owner is None:
-                await conn.execute(
-                    "INSERT INTO conversations (id, user_name, course_id, title, notebook_path,"
-                    " instructors_may_read) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (
-                        conversation_id,
-                        user,
-                        course,
-                        _title(user_content),
-                        context.notebook_path,
-                        instructors_may_read,
-                    ),
-                )
-            elif owner[0] != user:
-                raise _not_found()
-            else:
-                await conn.execute(
-                    "UPDATE conversations SET updated_at = now() WHERE id = %s",
-                    (conversation_id,),
-                )
+                await self._create(conn, conversation_id, *new)
+            elif not await self._continue(conn, conversation_id, user):
+                # Not the caller's, or new with an id the client chose.
+                created = await self._create(conn, conversation_id, *new)
+                if await created.fetchone() is None and not await self._continue(
+                    conn, conversation_id, user
+                ):
+                    raise _not_found()
             await conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, request_id)"
                 " VALUES (%s, 'user', %s, 'complete', %s)",
                 (conversation_id, Jsonb(_metadata_wrapped(user_content, context)), request_id),
             )
         return conversation_id
+
+    @staticmethod
+    async def _create(
+        conn: AsyncConnection,
+        conversation_id: uuid.UUID,
+        user: str,
+        course: str | None,
+        title: str,
+        notebook_path: str | None,
+        instructors_may_read: bool,
+    ) -> Any:
+        """Insert the conversation unless its id exists (the cursor's row is None then)."""
+        return await conn.execute(
+            "INSERT INTO conversations (id, user_name, course_id, title, notebook_path,"
+            " instructors_may_read) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING RETURNING id",
+            (conversation_id, user, course, title, notebook_path, instructors_may_read),
+        )
+
+    @staticmethod
+    async def _continue(conn: AsyncConnection, conversation_id: uuid.UUID, user: str) -> bool:
+        """Touch the caller's conversation; False if it is not theirs or does not exist."""
+        cursor = await conn.execute(
+            "UPDATE conversations SET updated_at = now() WHERE id = %s AND user_name = %s"
+            " RETURNING id",
+            (conversation_id, user),
+        )
+        return await cursor.fetchone() is not None
 
     async def finish_turn(
         self,
@@ -164,19 +177,18 @@ class ConversationStore(LoggingConfigurable):
         message_id: int | None = None,
     ) -> int:
         """Close the assistant's turn (``message_id`` from :meth:`start_answer`, else a new
-        row) and record its usage; return the message id."""
+        row) and record its usage; return the message id.  Nothing is read back when
+        ``message_id`` is given, so in a pipeline it costs no round trip of its own."""
         async with conn.transaction():
             if message_id is None:
                 message_id = await self.start_answer(
                     conn, conversation_id=conversation_id, request_id=request_id
                 )
-            row = await (
-                await conn.execute(
-                    "UPDATE messages SET content = %s, status = %s, model = %s,"
-                    " latency_ms = %s, updated_at = now() WHERE id = %s RETURNING id",
-                    (Jsonb(content), status, model, latency_ms, message_id),
-                )
-            ).fetchone()
+            await conn.execute(
+                "UPDATE messages SET content = %s, status = %s, model = %s,"
+                " latency_ms = %s, updated_at = now() WHERE id = %s",
+                (Jsonb(content), status, model, latency_ms, message_id),
+            )
             await conn.execute(
                 "INSERT INTO usage (user_name, conversation_id, message_id, model, input_tokens,"
                 " output_tokens, cache_creation_input_tokens, cache_read_input_tokens,"
@@ -184,7 +196,7 @@ class ConversationStore(LoggingConfigurable):
                 (
                     user,
                     conversation_id,
-                    row[0],
+                    message_id,
                     model,
                     usage.input_tokens,
                     usage.output_tokens,
@@ -194,7 +206,7 @@ class ConversationStore(LoggingConfigurable):
                     request_id,
                 ),
             )
-        return row[0]
+        return message_id
 
     async def list_conversations(
         self, conn: AsyncConnection, user: str, limit: int = 100

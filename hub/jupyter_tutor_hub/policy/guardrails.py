@@ -21,15 +21,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from traitlets import Instance, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..db import one_row
 from . import ladder, memory
 from .canned import canned_events
 from .config import CourseConfig
 from .guard import AnswerGuard, ProtectedIndex, SolutionGuard
-from .protected import material_version, protected_material
+from .protected import MATERIAL_VERSION, material_version, protected_material
 from .python_errors import find_error
 from .resolve import Policy, Situation, resolve
 from .store import load_course_config, load_notebook
@@ -129,11 +131,14 @@ class Guardrails(LoggingConfigurable):
         messages: list[dict[str, Any]],
         question: str,
         conversation_id: uuid.UUID | None,
+        config: CourseConfig | None = None,
     ) -> Decision:
-        """The policy for this request; reads only (``record_question`` writes)."""
+        """The policy for this request; reads only (``record_question`` writes).
+        ``config``: the course's published settings, when the caller has read them."""
         new_question = is_new_question(messages)
         async with pool.connection() as conn:
-            config = await load_course_config(conn, course) if course else None
+            if config is None and course:
+                config = await load_course_config(conn, course)
             notebook = (
                 await load_notebook(conn, course, situation.turn.notebook_path) if config else None
             )
@@ -157,19 +162,20 @@ class Guardrails(LoggingConfigurable):
 
     async def record_question(
         self,
-        pool: AsyncConnectionPool,
+        conn: AsyncConnection,
         decision: Decision,
         *,
         user: str,
         conversation_id: uuid.UUID,
         request_id: str,
     ) -> None:
-        """Climb the ladder and store the question's facts (new questions only)."""
+        """Climb the ladder and store the question's facts (new questions only), on
+        ``conn`` (the gateway stores them with the student's turn, in one transaction)."""
         if not decision.new_question:
             return
         policy = decision.policy
         key = decision.ladder_key or ladder.ladder_key(None, None, None, conversation_id)
-        async with pool.connection() as conn, conn.transaction():
+        async with conn.transaction():
             if decision.level is not None and key is not None:
                 await ladder.record(conn, user, decision.course_id, key, decision.level)
             await conn.execute(
@@ -210,19 +216,32 @@ class Guardrails(LoggingConfigurable):
             )
 
     async def answer_guard(
-        self, pool: AsyncConnectionPool, course: str, user: str, messages: list[dict[str, Any]]
+        self,
+        pool: AsyncConnectionPool,
+        course: str,
+        user: str,
+        messages: list[dict[str, Any]],
+        config: CourseConfig | None = None,
     ) -> AnswerGuard:
         """The output guard of one answer: the course's protected texts, what ``user`` was
-        shown of them lately, and what the request shows the student already holds."""
-        index = await self.protected_index(pool, course)
-        if index is None or index.empty:
+        shown of them lately, and what the request shows the student already holds.
+        ``config``: the course's published settings, when the caller has read them."""
+        if not course or not self.guard.enabled:
             return self.guard.for_answer(None, course=course)
         async with pool.connection() as conn:
-            config = await load_course_config(conn, course)
-        hours = self.guard.memory_hours
-        if config is not None and config.guard_memory_hours is not None:
-            hours = config.guard_memory_hours
-        shown = await memory.revealed(pool, user, course, hours)
+            if config is None:
+                config = await load_course_config(conn, course)
+            hours = self.guard.memory_hours
+            if config is not None and config.guard_memory_hours is not None:
+                hours = config.guard_memory_hours
+            # One round trip: the material's version and what the student was shown.
+            async with conn.pipeline():
+                versions = await conn.execute(MATERIAL_VERSION, {"course": course})
+                shown = await memory.revealed(conn, user, course, hours)
+                version = tuple(one_row(await versions.fetchone()))
+        index = await self.protected_index(pool, course, version)
+        if index is None or index.empty:
+            return self.guard.for_answer(None, course=course)
         return self.guard.for_answer(index, shown, student_texts(messages), course)
 
     async def after_answer(
@@ -243,18 +262,26 @@ class Guardrails(LoggingConfigurable):
         return canned_events(self.refusal, REFUSAL_MODEL)
 
     async def protected_index(
-        self, pool: AsyncConnectionPool, course: str
+        self,
+        pool: AsyncConnectionPool,
+        course: str,
+        version: tuple[str | None, ...] | None = None,
     ) -> ProtectedIndex | None:
-        """The guard's index of ``course``, rebuilt when the course material changed."""
+        """The guard's index of ``course``, rebuilt when the course material changed
+        (``version``: its :func:`material_version`, when the caller has read it)."""
         if not course or not self.guard.enabled:
             return None
-        lock = self._index_locks.setdefault(course, asyncio.Lock())
-        async with lock:
+        if version is None:
             async with pool.connection() as conn:
                 version = await material_version(conn, course)
+        cached = self._indexes.get(course)
+        if cached and cached[0] == version:
+            return cached[1]  # the usual case: no lock, no wait behind other questions
+        lock = self._index_locks.setdefault(course, asyncio.Lock())
+        async with lock:
             cached = self._indexes.get(course)
             if cached and cached[0] == version:
-                return cached[1]
+                return cached[1]  # rebuilt while this question waited
             protected, visible = await protected_material(pool, course)
             async with pool.connection() as conn:
                 config = await load_course_config(conn, course)

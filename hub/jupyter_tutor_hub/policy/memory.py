@@ -10,25 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 
 async def revealed(
-    pool: AsyncConnectionPool, user: str, course: str, hours: float
+    conn: AsyncConnection, user: str, course: str, hours: float
 ) -> dict[str, set[str]]:
     """Runs shown to ``user`` within the last ``hours``, by protected text's key."""
     if hours <= 0:
         return {}
-    async with pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT fingerprint, gram FROM guard_reveals WHERE user_name = %s"
-                " AND course_id = %s AND revealed_at > now() - make_interval(secs => %s)",
-                (user, course, hours * 3600),
-            )
-        ).fetchall()
+    cursor = await conn.execute(
+        "SELECT fingerprint, gram FROM guard_reveals WHERE user_name = %s"
+        " AND course_id = %s AND revealed_at > now() - make_interval(secs => %s)",
+        (user, course, hours * 3600),
+    )
     found: dict[str, set[str]] = {}
-    for fingerprint, gram in rows:
+    for fingerprint, gram in await cursor.fetchall():
         found.setdefault(fingerprint, set()).add(gram)
     return found
 

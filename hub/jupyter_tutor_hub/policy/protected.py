@@ -20,7 +20,8 @@ from ..db import one_row
 from .config import NotebookSettings
 from .guard import ProtectedText
 
-_VERSION = (
+#: Changes whenever the course is re-ingested or its policy republished.
+MATERIAL_VERSION = (
     "SELECT (SELECT count(*) || '/' || coalesce(max(ingested_at)::text, '')"
     "         FROM documents WHERE course_id = %(course)s),"
     "       (SELECT published_at::text FROM course_policies WHERE course_id = %(course)s)"
@@ -35,7 +36,7 @@ _VISIBLE = (
 
 async def material_version(conn: AsyncConnection, course: str) -> tuple[str | None, ...]:
     """Changes whenever the course is re-ingested or its policy republished."""
-    row = await (await conn.execute(_VERSION, {"course": course})).fetchone()
+    row = await (await conn.execute(MATERIAL_VERSION, {"course": course})).fetchone()
     return tuple(one_row(row))
 
 

@@ -11,6 +11,7 @@ recording the answer to store it even when the stream breaks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -34,9 +35,9 @@ from ...policy.config import CourseConfig
 from ...policy.guard import AnswerGuard
 from ...policy.guardrails import Decision
 from ...policy.resolve import Situation, TurnContext
-from ...policy.store import load_course_config
+from ...policy.store import published_courses
 from .. import metrics
-from ..courses import question_course
+from ..courses import course_of
 from ..errors import GatewayError
 from ..metering import Reservation
 from ..offline import offline_events, relevant
@@ -97,9 +98,12 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         # the course's membership query), then the rate limit and the budget in one
         # transaction; only then policy and retrieval.
         with gateway.metering.open_slot(caller.name):
-            course = await question_course(gateway, caller, header)
+            # One connection: the published courses (the caller's course and its settings
+            # among them), then admission, pipelined.
             async with gateway.pool.connection() as conn:
-                config = await load_course_config(conn, course) if course else None
+                published = await published_courses(conn)
+                course = course_of(gateway, caller, header, published)
+                config = next((c for c in published if c.name == course), None)
                 _apply_course_model(request, config, gateway.policy, gateway.router)
                 reservation = await gateway.metering.admit(
                     conn,
@@ -109,7 +113,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     request.max_tokens,
                     config,
                 )
-            await self._admitted(request, reservation, conversation_id, situation, course)
+            await self._admitted(request, reservation, conversation_id, situation, course, config)
 
     async def _admitted(
         self,
@@ -118,6 +122,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         conversation_id: uuid.UUID | None,
         situation: Situation,
         course: str,
+        config: CourseConfig | None,
     ) -> None:
         """Resolve policy, retrieve, build the prompt, store the turn and answer; the
         reservation is settled whatever happens."""
@@ -130,14 +135,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         status = "error"
         guard: AnswerGuard | None = None
         try:
-            decision = await guardrails.decide(
-                gateway.pool,
-                user=user,
-                course=course,
-                situation=situation,
-                messages=request.params["messages"],
-                question=request.question,
-                conversation_id=conversation_id,
+            decision, passages, guard = await self._prepare(
+                request, course, config, situation, conversation_id, user
             )
             removed = strip_disallowed_tools(request.params, decision.policy.course)
             if removed:
@@ -146,13 +145,18 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     ", ".join(removed),
                     extra=self._log_fields(),
                 )
-            passages = [] if decision.refuse else await gateway.retrieve(course, request.question)
             # The offline answer shows (and cites) good matches only.
             if gateway.router.offline(request.model):
                 passages = relevant(passages, gateway.offline_cutoff)
             passages = self._build_system(request, course, context, passages, decision)
             citations = citation_items(course, passages)
-            async with gateway.pool.connection() as conn:
+            # The student's turn, the answer's row and the question's facts: one
+            # transaction, pipelined.
+            async with (
+                gateway.pool.connection() as conn,
+                conn.pipeline(),
+                conn.transaction(),
+            ):
                 conversation = await gateway.store.open_turn(
                     conn,
                     user=user,
@@ -163,6 +167,13 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     request_id=self.request_id,
                     instructors_may_read=decision.policy.course.instructors_read_conversations,
                 )
+                await guardrails.record_question(
+                    conn,
+                    decision,
+                    user=user,
+                    conversation_id=conversation,
+                    request_id=self.request_id,
+                )
                 self.answer_id = await gateway.store.start_answer(
                     conn,
                     conversation_id=conversation,
@@ -172,16 +183,6 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             self.conversation_id = str(conversation)
             self.set_header(CONVERSATION_HEADER, self.conversation_id)
             self.set_header(CITATIONS_HEADER, encode_citations(citations))
-            await guardrails.record_question(
-                gateway.pool,
-                decision,
-                user=user,
-                conversation_id=conversation,
-                request_id=self.request_id,
-            )
-            guard = await guardrails.answer_guard(
-                gateway.pool, course, user, request.params["messages"]
-            )
             if decision.refuse:
                 events = guardrails.refusal_events()
             elif gateway.router.offline(request.model):
@@ -197,6 +198,46 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             # client that has seen the end of the answer always finds the turn stored.
             await self._record(reservation, recorder, status, guard)
             await self._send_stream_error()
+
+    async def _prepare(
+        self,
+        request: MessagesRequest,
+        course: str,
+        config: CourseConfig | None,
+        situation: Situation,
+        conversation_id: uuid.UUID | None,
+        user: str,
+    ) -> tuple[Decision, Sequence[Any], AnswerGuard]:
+        """The policy, the course passages and the output guard, at once: none needs
+        another.  Retrieval is dropped when the policy refuses (``no-help``)."""
+        gateway = self.gateway
+        messages = request.params["messages"]
+        retrieving = asyncio.ensure_future(gateway.retrieve(course, request.question))
+        guarding = asyncio.ensure_future(
+            gateway.guardrails.answer_guard(gateway.pool, course, user, messages, config)
+        )
+        try:
+            decision = await gateway.guardrails.decide(
+                gateway.pool,
+                user=user,
+                course=course,
+                situation=situation,
+                messages=messages,
+                question=request.question,
+                conversation_id=conversation_id,
+                config=config,
+            )
+            if decision.refuse:
+                retrieving.cancel()
+            guard = await guarding
+            passages = [] if decision.refuse else await retrieving
+        except BaseException:
+            # The first error is the request's (a 4xx/5xx as usual), not a group of them.
+            for task in (retrieving, guarding):
+                task.cancel()
+            await asyncio.gather(retrieving, guarding, return_exceptions=True)
+            raise
+        return decision, passages, guard
 
     def _build_system(
         self,
@@ -323,7 +364,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         gateway = self.gateway
         model = recorder.model or "unknown"
         try:
-            async with gateway.pool.connection() as conn:
+            # Settled and stored in one round trip (two transactions, pipelined).
+            async with gateway.pool.connection() as conn, conn.pipeline():
                 cost = await gateway.metering.settle(conn, reservation, model, recorder.usage)
                 if self.conversation_id is None:
                     return  # refused before the student's turn was stored: nothing to pair
