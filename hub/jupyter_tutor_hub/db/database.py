@@ -71,6 +71,11 @@ class Database(LoggingConfigurable):
             self._embedded = EmbeddedPostgres(Path(self.data_dir) / "postgres")
         return self._embedded.url()
 
+    @property
+    def embedded(self) -> EmbeddedPostgres | None:
+        """The embedded server, once :meth:`resolve_url` started it (None: an external one)."""
+        return self._embedded
+
     def migrate(self) -> list[int]:
         """Bring the schema up to date; return the versions applied now."""
         with self._connect() as conn:

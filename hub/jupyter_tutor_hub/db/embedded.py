@@ -44,6 +44,25 @@ class EmbeddedPostgres:
         """The postmaster's process id (tests use it to restart the server)."""
         return self._server.get_pid()
 
+    @property
+    def system_user(self) -> str | None:
+        """The system user the server runs as when started by root (else None: ours)."""
+        return self._server.system_user
+
+    def peer_only(self, system_users: list[str]) -> None:
+        """Let only ``system_users`` connect (as the superuser), checked by the kernel's
+        peer credentials on the socket, instead of trusting whoever reaches the socket."""
+        (self.pgdata / "pg_ident.conf").write_text(
+            "# Written by jupyter-tutor: system users allowed to connect, as postgres.\n"
+            + "".join(f"tutor {user} postgres\n" for user in system_users)
+        )
+        (self.pgdata / "pg_hba.conf").write_text(
+            "# Written by jupyter-tutor: Unix socket only, peer authentication.\n"
+            "local all all peer map=tutor\n"
+        )
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
     def ensure_running(self) -> None:
         """Start the server again if it stopped (it crashed, or someone stopped it)."""
         self._server.ensure_postgres_running()
