@@ -11,12 +11,12 @@ protected as a whole.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import nbformat
-from nbformat.reader import NotJSONError
+from typing import TYPE_CHECKING, Any
 
 from jupyter_tutor.text import strip_ansi
+
+if TYPE_CHECKING:
+    import nbformat
 
 from .chunks import Block, fenced
 from .errors import UnreadableFile
@@ -32,6 +32,11 @@ def read_notebook(text: str) -> nbformat.NotebookNode:
     Validation is skipped on purpose: Jupyter opens many notebooks that are not strictly
     valid, and the reader below only relies on what it checks itself.
     """
+    # Imported here: nbformat brings jsonschema and its format checkers (seconds to
+    # import), and the gateway imports this module for cell_policy, never reading notebooks.
+    import nbformat
+    from nbformat.reader import NotJSONError
+
     try:
         notebook = nbformat.reader.reads(text)
         notebook = nbformat.convert(notebook, 4)

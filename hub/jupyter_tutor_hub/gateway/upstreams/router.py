@@ -23,7 +23,6 @@ from traitlets.config import LoggingConfigurable
 from .. import metrics
 from ..errors import GatewayError
 from ..upstream import Upstream, UpstreamStream
-from .openai_compat import OpenAIUpstream
 
 #: The one line an answer from a fallback model starts with.
 FAILOVER_NOTICE = "(The usual model is not answering right now; a fallback model answered.)\n\n"
@@ -74,7 +73,9 @@ class Router(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._by_model: dict[str, tuple[str, OpenAIUpstream]] = {}
+        self._by_model: dict[str, tuple[str, Upstream]] = {}
+        if self.upstreams:  # the openai SDK takes seconds to import: only when it is used
+            from .openai_compat import OpenAIUpstream
         for spec in self.upstreams:
             upstream = OpenAIUpstream(
                 parent=self,
