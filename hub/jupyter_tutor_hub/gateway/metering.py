@@ -31,6 +31,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from traitlets import Dict, Float, Integer
 from traitlets.config import LoggingConfigurable
 
+from ..db import one_row
 from ..policy.config import CourseConfig
 from . import metrics
 from .errors import rate_limited
@@ -213,7 +214,7 @@ class Metering(LoggingConfigurable):
             if limits:
                 await _lock_day(conn, user)
             spent = [await _spent(conn, user, scope) for _, scope in limits]
-            (day,) = await today.fetchone()
+            (day,) = one_row(await today.fetchone())
             if window is not None:
                 await self._check_window(window)
             if not limits:
@@ -228,7 +229,7 @@ class Metering(LoggingConfigurable):
                 name,
                 zip(limits, spent, strict=True),
             )
-        (reservation_id,) = await reserved.fetchone()
+        (reservation_id,) = one_row(await reserved.fetchone())
         return Reservation(reservation_id, user, day, output_tokens, name)
 
     async def _count_request(self, conn: AsyncConnection, user: str) -> AsyncCursor[Any]:
@@ -417,7 +418,7 @@ class Spent:
 
     async def total(self) -> tuple[int, Decimal]:
         used_tokens, used_usd = await self.used.fetchone() or (0, Decimal(0))
-        held_tokens, held_usd = await self.held.fetchone()
+        held_tokens, held_usd = one_row(await self.held.fetchone())
         return int(used_tokens + held_tokens), Decimal(used_usd) + Decimal(held_usd)
 
 

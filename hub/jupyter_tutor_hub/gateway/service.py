@@ -68,7 +68,10 @@ class TutorGateway(LoggingConfigurable):
         busy cores made each embedding several times slower.""",
     ).tag(config=True)
 
-    pool = Instance(AsyncConnectionPool, allow_none=True)
+    pool = Instance(
+        AsyncConnectionPool,
+        help="The database pool, set once it is open (requests are served only after that).",
+    )
     embedder = AnyTrait(None, allow_none=True, help="The course embedder (loaded at start).")
     questions = Instance(
         QuestionEmbedder, allow_none=True, help="Batches and caches question embeddings."
@@ -182,7 +185,7 @@ class TutorGateway(LoggingConfigurable):
     async def retrieve(self, course: str, question: str, k: int | None = None) -> Sequence[Any]:
         """Student-visible course passages for ``question``; empty on any failure."""
         k = self.passages if k is None else k
-        if not (course and question.strip() and k and self.pool):
+        if not (course and question.strip() and k):
             return []
         mode: Mode = "hybrid" if self.questions is not None else "text"
         started = time.monotonic()

@@ -23,6 +23,7 @@ from traitlets.config import LoggingConfigurable
 
 from jupyter_tutor import ids
 
+from ..db import one_row
 from ..policy.resolve import TurnContext
 from .errors import GatewayError
 from .metering import Usage
@@ -70,7 +71,7 @@ class ConversationStore(LoggingConfigurable):
                 (conversation_id, request_id, Jsonb(list(citations))),
             )
         ).fetchone()
-        return row[0]
+        return one_row(row)[0]
 
     async def checkpoint(
         self, conn: AsyncConnection, message_id: int, content: list[dict[str, Any]]

@@ -196,16 +196,19 @@ class Upstream(LoggingConfigurable):
         return GatewayError(error_type, message, status=err.status_code)
 
 
-def _error_type(err: Any) -> str:
+def _error_object(err: Any) -> dict[str, Any]:
+    """The error object of an API error's body: ``{"error": {…}}``, or the body itself."""
     body = err.body if isinstance(err.body, dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
-    return str(inner.get("type") or f"http_{err.status_code}")
+    inner = body.get("error")
+    return inner if isinstance(inner, dict) else body
+
+
+def _error_type(err: Any) -> str:
+    return str(_error_object(err).get("type") or f"http_{err.status_code}")
 
 
 def _error_message(err: Any) -> str:
-    body = err.body if isinstance(err.body, dict) else {}
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
-    return str(inner.get("message") or "")
+    return str(_error_object(err).get("message") or "")
 
 
 def _retry_after(err: Any) -> int | None:

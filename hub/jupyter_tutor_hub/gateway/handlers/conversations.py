@@ -22,6 +22,7 @@ class ConversationHandler(GatewayHandler):
     async def get(self, conversation_id: str) -> None:
         caller = await self.identify()
         key = parse_conversation_id(conversation_id)
+        assert key is not None  # the route matches a non-empty id
         self.conversation_id = conversation_id
         async with self.gateway.pool.connection() as conn:
             conversation = await self.gateway.store.get_conversation(conn, caller.name, key)

@@ -290,10 +290,13 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             stream, upstream = await self.gateway.router.open_stream(request.params)
             events = aiter(stream)
             self._declare_tools(upstream)
+        # The SDKs' transport (httpx2) raises its own errors when a stream breaks.
+        broken_off: tuple[type[Exception], ...] = (*upstream.connection_errors, httpx2.HTTPError)
         self.start_event_stream()
         metrics.OPEN_STREAMS.inc()
         try:
             # What the guard lets through is what the student sees and what is stored.
+            assert self.answer_id is not None  # the answer's row is opened before streaming
             checkpoint = Checkpointer(self.gateway, self.answer_id, recorder)
             async for event in guard.filter(events):
                 recorder.feed(event)
@@ -306,8 +309,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         except upstream.status_errors as err:
             self.stream_error = upstream.translate(err)
             return "interrupted"
-        except (*upstream.connection_errors, httpx2.HTTPError) as err:
-            # The SDKs' transport (httpx2) raises its own errors when a stream breaks.
+        except broken_off as err:
             self.stream_error = upstream.broken_off(err)
             return "interrupted"
         finally:
@@ -369,12 +371,13 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 cost = await gateway.metering.settle(conn, reservation, model, recorder.usage)
                 if self.conversation_id is None:
                     return  # refused before the student's turn was stored: nothing to pair
+                conversation = uuid.UUID(self.conversation_id)
                 if status == "error" and recorder.content:
                     status = "interrupted"
                 await gateway.store.finish_turn(
                     conn,
                     user=reservation.user_name,
-                    conversation_id=parse_conversation_id(self.conversation_id),
+                    conversation_id=conversation,
                     content=recorder.content,
                     status=status,
                     model=model,
@@ -389,7 +392,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                     gateway.pool,
                     guard,
                     user=reservation.user_name,
-                    conversation_id=parse_conversation_id(self.conversation_id),
+                    conversation_id=conversation,
                 )
                 for label in guard.withheld:
                     metrics.GUARD_WITHHELD.labels(guard.course, label[:80]).inc()

@@ -234,7 +234,7 @@ class StreamTranslator:
                 key = ("tool", int(call.get("index") or 0))
                 function = call.get("function") or {}
                 if self._open != key:
-                    block = {
+                    block: dict[str, Any] = {
                         "type": "tool_use",
                         "id": call.get("id") or f"toolu_{self.message_id}_{key[1]}",
                         "name": function.get("name") or "",
