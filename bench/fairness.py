@@ -1,7 +1,8 @@
 """Fairness: one student's time to first token while another student floods the gateway.
 
-Starts an embedded PostgreSQL, the fake Anthropic API and a real JupyterHub with the
-gateway under the demo's limits (``configs/gateway_config_demo.py``: a budget, a rate limit
+Starts an embedded PostgreSQL with the sample course ingested and published (so every
+question is embedded, searched and guarded), the fake Anthropic API and a real JupyterHub
+with the gateway under the demo's limits (``configs/gateway_config_demo.py``: a budget, a rate limit
 and at most three questions of one student answered at once), then, in one run, measures a
 *victim* student asking questions one after the other:
 
@@ -39,6 +40,7 @@ import httpx
 import psutil
 from common import REPO
 from common import report as report_result
+from gateway_overhead import prepare_course
 from harness import fake_upstream_process, latency_summary, start_stack
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -235,7 +237,7 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         fake_upstream_process(args.delay) as fake_url,
-        start_stack(Path(tmp), fake_url, DEMO_CONFIG.read_text()) as hub,
+        start_stack(Path(tmp), fake_url, DEMO_CONFIG.read_text(), prepare_course) as hub,
     ):
         flooder_token = hub.token_for("student1", SCOPES)
         victim_token = hub.token_for("student2", SCOPES)
