@@ -123,22 +123,26 @@ def escapes(output: str) -> dict:
     return json.loads(next(line for line in output.splitlines() if line.startswith("{")))
 
 
+#: What the escape attempts find in a sound sandbox: no capability, nothing reached.
+NO_ESCAPE = {
+    "capeff": "0000000000000000",
+    "remount": False,
+    "umount": False,
+    "homes": [],
+    "database": False,
+    "network": False,
+    "environ": [],
+    "usr_writable": False,
+}
+
+
 @needs_bwrap
 def test_escapes_are_refused(pg_server, other_homes, listener, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TUTOR_TEST_SECRET", SECRET)  # this process's environ holds it
     code = escapes_code(other_homes, database_socket(pg_server), listener)
     (outcome,) = run([code], tmp_path, sandbox="bwrap")
     found = escapes(outcome.output)
-    assert found == {
-        "capeff": "0000000000000000",
-        "remount": False,
-        "umount": False,
-        "homes": [],
-        "database": False,
-        "network": False,
-        "environ": [],
-        "usr_writable": False,
-    }, outcome.text()
+    assert found == NO_ESCAPE, outcome.text()
 
 
 LIMITS = {"memory_mb": 1024, "max_processes": 20, "max_file_mb": 10}
@@ -336,16 +340,7 @@ def test_as_a_normal_user(normal_user, pg_server, other_homes, listener, monkeyp
     finally:
         shutil.rmtree(base, ignore_errors=True)
     found = escapes(outcomes[0].output)
-    assert found == {
-        "capeff": "0000000000000000",
-        "remount": False,
-        "umount": False,
-        "homes": [],
-        "database": False,
-        "network": False,
-        "environ": [],
-        "usr_writable": False,
-    }, outcomes[0].text()
+    assert found == NO_ESCAPE, outcomes[0].text()
     assert outcomes[1].failed and "time limit" in outcomes[1].text()
     assert sleeping(n) == []
     assert_limits_hit(outcomes[2:], processes=True)
