@@ -17,6 +17,10 @@ time:
 - ``gateway_openai``: the anthropic SDK through the gateway, asking for a model the gateway
   routes to the OpenAI-compatible upstream (translated both ways).
 
+Before each burst every student's panel "opens" (one ``api/courses`` call each), as in
+class, so the burst finds their tokens in the gateway's cache; every question of the run
+is new, so none comes from the cache of question embeddings.
+
 It reports p50/p95 of each path and what the gateway adds over the direct path of its
 API, errors, whether every gateway answer left its two turns stored, and the gateway's
 memory per open stream.  With ``--profile`` it also samples the gateway with py-spy during
@@ -316,6 +320,7 @@ async def measure(
     for concurrency in levels:
         rounds = 30 if concurrency == 1 else (3 if concurrency <= 50 else 1)
         row: dict[str, Any] = {}
+        await panels_open(http, urls["gateway"], tokens[:concurrency])
         for name, askers in paths.items():
             sample = (lambda: gateway.memory_info().rss) if name == "gateway" else None
             if name == "gateway":
@@ -332,6 +337,21 @@ async def measure(
     await http.aclose()
     await ahttp.aclose()
     return report
+
+
+async def panels_open(http: httpx.AsyncClient, gateway_url: str, tokens: list[str]) -> None:
+    """What each student's side panel does when it opens, before the exercise's questions:
+    one call to the gateway (``api/courses``), which identifies the student with the hub.
+    The burst then finds the tokens in the gateway's cache, as in class (it keeps them
+    ``HubAuth.cache_max_age``)."""
+    responses = await asyncio.gather(
+        *(
+            http.get(gateway_url + "api/courses", headers={"Authorization": f"Bearer {token}"})
+            for token in tokens
+        )
+    )
+    for response in responses:
+        response.raise_for_status()
 
 
 def added(row: dict[str, Any], concurrency: int, idle_rss: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ a fake clock, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -293,6 +294,38 @@ async def test_a_flood_is_refused_past_the_cap_without_database_or_embedder(
     assert "3 questions being answered" in refused[0].json()["error"]["message"]
     assert sum(r.status_code == 200 for r in responses) == 4
     assert not flood.gateway.metering._open  # every slot given back
+
+
+async def test_a_burst_is_prepared_a_few_at_a_time_and_every_question_answered(
+    flood: Flood,
+) -> None:
+    """``TutorGateway.max_preparing``: a class asking at once queues in memory, in order,
+    instead of all holding (and timing out on) database connections."""
+    flood.gateway.max_preparing = 1
+    take = flood.gateway.pool.connection
+    in_use = peak = 0
+
+    @contextlib.asynccontextmanager
+    async def tracked(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        nonlocal in_use, peak
+        async with take(*args, **kwargs) as conn:
+            in_use += 1
+            peak = max(peak, in_use)
+            try:
+                yield conn
+            finally:
+                in_use -= 1
+
+    flood.gateway.pool.connection = tracked
+    async with httpx.AsyncClient(timeout=60) as http:
+        flood.gate.clear()
+        asking = [asyncio.ensure_future(flood.ask(http, f"student{n}")) for n in range(8)]
+        await flood.until(lambda: flood.opened == 8, "every question to reach upstream")
+        # One question prepared at a time: its policy, passages and guard at once (3).
+        assert peak <= 3
+        flood.gate.set()
+        responses = await asyncio.gather(*asking)
+    assert [r.status_code for r in responses] == [200] * 8
 
 
 def test_the_demo_gateway_ships_with_limits(tmp_path) -> None:

@@ -68,6 +68,19 @@ class TutorGateway(LoggingConfigurable):
         busy cores made each embedding several times slower.""",
     ).tag(config=True)
 
+    max_preparing = Integer(
+        16,
+        help="""Questions prepared at once (admission, policy, retrieval, storing the turn)
+        before their answer streams; more wait their turn in memory, in order. A burst
+        (a whole class asking at once) then queues here instead of timing out in the
+        database pool (Database.pool_timeout); keep it near Database.pool_max_size.""",
+    ).tag(config=True)
+    record_timeout = Integer(
+        60,
+        help="""Seconds storing a finished answer may wait for a database connection (longer
+        than Database.pool_timeout: under a burst the answer is stored late, not lost).""",
+    ).tag(config=True)
+
     pool = Instance(
         AsyncConnectionPool,
         help="The database pool, set once it is open (requests are served only after that).",
@@ -124,6 +137,15 @@ class TutorGateway(LoggingConfigurable):
     @default("guardrails")
     def _guardrails_default(self) -> Guardrails:
         return Guardrails(parent=self)
+
+    @property
+    def preparing(self) -> asyncio.Semaphore:
+        """The slots of :attr:`max_preparing` (waiters are served in order)."""
+        if self._preparing is None:
+            self._preparing = asyncio.Semaphore(self.max_preparing)
+        return self._preparing
+
+    _preparing: asyncio.Semaphore | None = None
 
     @observe("embedder")
     def _embedder_changed(self, change: Any) -> None:

@@ -100,7 +100,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         with gateway.metering.open_slot(caller.name):
             # One connection: the published courses (the caller's course and its settings
             # among them), then admission, pipelined.
-            async with gateway.pool.connection() as conn:
+            async with gateway.preparing, gateway.pool.connection() as conn:
                 published = await published_courses(conn)
                 course = course_of(gateway, caller, header, published)
                 config = next((c for c in published if c.name == course), None)
@@ -135,9 +135,10 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         status = "error"
         guard: AnswerGuard | None = None
         try:
-            decision, passages, guard = await self._prepare(
-                request, course, config, situation, conversation_id, user
-            )
+            async with gateway.preparing:
+                decision, passages, guard = await self._prepare(
+                    request, course, config, situation, conversation_id, user
+                )
             removed = strip_disallowed_tools(request.params, decision.policy.course)
             if removed:
                 self.log.info(
@@ -153,6 +154,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             # The student's turn, the answer's row and the question's facts: one
             # transaction, pipelined.
             async with (
+                gateway.preparing,
                 gateway.pool.connection() as conn,
                 conn.pipeline(),
                 conn.transaction(),
@@ -367,7 +369,8 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         model = recorder.model or "unknown"
         try:
             # Settled and stored in one round trip (two transactions, pipelined).
-            async with gateway.pool.connection() as conn, conn.pipeline():
+            connection = gateway.pool.connection(timeout=gateway.record_timeout)
+            async with connection as conn, conn.pipeline():
                 cost = await gateway.metering.settle(conn, reservation, model, recorder.usage)
                 if self.conversation_id is None:
                     return  # refused before the student's turn was stored: nothing to pair
