@@ -168,28 +168,50 @@ def test_the_published_policy_finds_released_cells(tmp_path: Path) -> None:
 
 
 def test_the_demo_copies_the_released_course_into_homes(tmp_path: Path) -> None:
-    """What a demo student's server holds (and ``read_notebook`` reads) is the release."""
+    """What a demo student's server holds (and ``read_notebook`` reads) is the release of
+    the courses they are in; the demo's hub groups say who is in which course."""
     from types import SimpleNamespace
 
     from traitlets.config import Config
 
-    from jupyter_tutor_hub.apps.demo import released_sample_course
+    from jupyter_tutor_hub.apps.demo import SAMPLE_COURSES, released_sample_course
     from jupyter_tutor_hub.hubconfig import apply_demo_config
 
-    released = released_sample_course(tmp_path)
+    courses = [
+        {"name": name, "dir": str(released_sample_course(tmp_path, name)), **members}
+        for name, members in SAMPLE_COURSES.items()
+    ]
     c = Config()
     env = {
         "TUTOR_DATA_DIR": str(tmp_path),
         "TUTOR_DEMO_PASSWORD": "x",
-        "TUTOR_DEMO_COURSE_DIR": str(released),
+        "TUTOR_DEMO_COURSES": json.dumps(courses),
         "TUTOR_DEFAULT_COURSE": "intro-python",
     }
     apply_demo_config(c, env)
-    c.Spawner.pre_spawn_hook(SimpleNamespace(user=SimpleNamespace(name="student1")))
-    home = tmp_path / "users" / "student1" / "intro-python"
+    for user in ("student1", "student2", "student3", "instructor2"):
+        c.Spawner.pre_spawn_hook(SimpleNamespace(user=SimpleNamespace(name=user)))
+    homes = tmp_path / "users"
+    home = homes / "student1" / "intro-python"
     assert sorted(p.name for p in home.glob("*.ipynb")) == sorted(
         p.name for p in sample_course_dir().glob("*.ipynb")
     )
     copied = every_text(home)
     assert 'return "negative"' not in copied and "# YOUR CODE HERE" in copied
     assert not (home / "tutor.yaml").exists()
+    # Each student holds the courses they are in, each folder marked with its course.
+    held = {u: sorted(p.name for p in (homes / u).iterdir()) for u in ("student1", "student2")}
+    assert held == {"student1": ["intro-python"], "student2": ["data-python"]}
+    assert sorted(p.name for p in (homes / "student3").iterdir()) == [
+        "data-python",
+        "intro-python",
+    ]
+    marker = homes / "student2" / "data-python" / ".tutor-course"
+    assert marker.read_text().split()[0] == "data-python"
+    assert "return {key: sums[key]" not in every_text(homes / "student2" / "data-python")
+    groups = c.JupyterHub.load_groups
+    assert groups["nbgrader-data-python"]["users"] == ["student2", "student3"]
+    assert groups["formgrade-data-python"]["users"] == ["instructor2"]
+    assert "instructor2" in c.Authenticator.allowed_users
+    [role] = [r for r in c.JupyterHub.load_roles if r["name"] == "tutor-instructor"]
+    assert "formgrade-data-python" in role["groups"]

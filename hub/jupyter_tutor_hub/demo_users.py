@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.auth import LocalAuthenticator
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from traitlets import default
+
+from .hubconfig import copy_courses
 
 
 class DemoAuthenticator(LocalAuthenticator, SharedPasswordAuthenticator):
@@ -51,9 +52,9 @@ def own(path: Path, name: str) -> None:
             os.lchown(os.path.join(folder, item), entry.pw_uid, entry.pw_gid)
 
 
-def private_home_with_course(course_dir: Path | None, folder: str) -> Any:
+def private_home_with_course(courses: list[dict[str, Any]]) -> Any:
     """A pre-spawn hook: the user's home exists, is theirs and is 0700, and holds their own
-    copy of the (released) course."""
+    copy of the (released) courses they are in."""
 
     def hook(spawner: Any) -> None:
         name = spawner.user.name
@@ -62,20 +63,19 @@ def private_home_with_course(course_dir: Path | None, folder: str) -> Any:
             home.mkdir(parents=True)
             own(home, name)
         home.chmod(0o700)
-        if course_dir is not None and not (home / folder).exists():
-            shutil.copytree(course_dir, home / folder)
-            own(home / folder, name)
+        for folder in copy_courses(courses, name, home):
+            own(folder, name)
 
     return hook
 
 
 def apply_system_users(
-    c: Any, *, course_dir: Path | None, course_folder: str, gateway_user: str, gateway_home: Path
+    c: Any, *, courses: list[dict[str, Any]], gateway_user: str, gateway_home: Path
 ) -> None:
     """Configure the hub for per-user isolation (the demo as root)."""
     c.JupyterHub.authenticator_class = DemoAuthenticator
     c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
-    c.Spawner.pre_spawn_hook = private_home_with_course(course_dir, course_folder)
+    c.Spawner.pre_spawn_hook = private_home_with_course(courses)
     c.Spawner.args = []  # no --allow-root: servers run as their user
     for service in c.JupyterHub.services:
         if service.get("command"):  # the hub-managed gateway

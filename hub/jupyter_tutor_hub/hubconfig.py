@@ -161,8 +161,11 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
 
     Read from the environment that ``jupyter-tutor demo`` (or a test) prepares:
     ``TUTOR_DATA_DIR``, ``TUTOR_DEMO_PORT``, ``TUTOR_GATEWAY_PORT``, ``TUTOR_DEMO_PASSWORD``,
-    ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``; the gateway's
-    settings come from ``TUTOR_GATEWAY_CONFIG``, by default the demo's own limits.
+    ``TUTOR_DEMO_USERS`` (comma separated), ``TUTOR_DEMO_INSTRUCTORS``,
+    ``TUTOR_DEMO_COURSES`` (JSON: ``[{name, dir, students, instructors}]``, each course's
+    released folder copied into its members' homes, its members in ``nbgrader-NAME`` and
+    ``formgrade-NAME``); the gateway's settings come from ``TUTOR_GATEWAY_CONFIG``, by
+    default the demo's own limits.
     ``TUTOR_DEMO_GATEWAY_ENV`` names a file (readable by the hub alone) holding the
     gateway's secrets, so they are in no environment but the gateway's;
     ``TUTOR_DEMO_GATEWAY_USER`` (the demo as root) turns on per-user isolation
@@ -175,6 +178,7 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
         u for u in env.get("TUTOR_DEMO_USERS", "student1,student2,student3").split(",") if u
     ]
     instructors = [u for u in env.get("TUTOR_DEMO_INSTRUCTORS", "instructor1").split(",") if u]
+    courses = json.loads(env.get("TUTOR_DEMO_COURSES") or "[]")
 
     c.JupyterHub.ip = "127.0.0.1"
     c.JupyterHub.port = port
@@ -187,19 +191,22 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
 
     c.JupyterHub.authenticator_class = "shared-password"
     c.SharedPasswordAuthenticator.user_password = env["TUTOR_DEMO_PASSWORD"]
-    c.Authenticator.allowed_users = set(students + instructors)
+    members = {u for c in courses for u in c["students"] + c["instructors"]}
+    c.Authenticator.allowed_users = set(students + instructors) | members
     c.JupyterHub.load_groups = {
         "students": {"users": students},
         "instructors": {"users": instructors},
     }
+    for course in courses:
+        c.JupyterHub.load_groups[f"nbgrader-{course['name']}"] = {"users": course["students"]}
+        c.JupyterHub.load_groups[f"formgrade-{course['name']}"] = {
+            "users": course["instructors"]
+        }
 
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(data_dir / "users" / "{username}")
-    course_dir = Path(env["TUTOR_DEMO_COURSE_DIR"]) if env.get("TUTOR_DEMO_COURSE_DIR") else None
-    # Named after the course, where the panel looks for the notebooks it cites.
-    folder = env.get("TUTOR_DEFAULT_COURSE") or (course_dir.name if course_dir else "")
-    if course_dir:
-        c.Spawner.pre_spawn_hook = _copy_course_into_home(course_dir, data_dir / "users", folder)
+    if courses:
+        c.Spawner.pre_spawn_hook = _copy_courses_into_home(courses, data_dir / "users")
     # The single-user server of this very environment, whatever PATH the hub runs with.
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
     c.Spawner.start_timeout = 60
@@ -216,15 +223,15 @@ def apply_demo_config(c: Any, env: Mapping[str, str] = os.environ) -> None:
     apply_common(
         c,
         gateway_url=f"http://127.0.0.1:{gateway_port}{SERVICE_PREFIX}",
-        instructor_groups=["instructors"],
+        # formgrade-COURSE members hold the instructor scope; their group says of which course.
+        instructor_groups=["instructors", *(f"formgrade-{c['name']}" for c in courses)],
     )
     if env.get("TUTOR_DEMO_GATEWAY_USER"):
         from .demo_users import apply_system_users
 
         apply_system_users(
             c,
-            course_dir=course_dir,
-            course_folder=folder,
+            courses=courses,
             gateway_user=env["TUTOR_DEMO_GATEWAY_USER"],
             gateway_home=data_dir / "gateway",
         )
@@ -236,15 +243,26 @@ def _gateway_secrets(path: str | None) -> dict[str, str]:
     return json.loads(Path(path).read_text()) if path else {}
 
 
-def _copy_course_into_home(course_dir: Path, homes: Path, folder: str) -> Any:
-    """A pre-spawn hook giving each demo user their own copy of the sample course."""
+def _copy_courses_into_home(courses: list[dict[str, Any]], homes: Path) -> Any:
+    """A pre-spawn hook giving each demo user their own copy of their courses' released
+    folders, each named after its course (where the panel looks for cited notebooks)."""
 
     def hook(spawner: Any) -> None:
-        target = homes / spawner.user.name / folder
-        if not target.exists():
-            shutil.copytree(course_dir, target)
+        copy_courses(courses, spawner.user.name, homes / spawner.user.name)
 
     return hook
+
+
+def copy_courses(courses: list[dict[str, Any]], user: str, home: Path) -> list[Path]:
+    """Copy into ``home`` the released folders of the demo courses ``user`` is in (each
+    named after its course) that are not there yet; return the folders copied."""
+    copied = []
+    for course in courses:
+        target = home / course["name"]
+        if user in course["students"] + course["instructors"] and not target.exists():
+            shutil.copytree(course["dir"], target)
+            copied.append(target)
+    return copied
 
 
 def apply_production_config(c: Any, env: Mapping[str, str] = os.environ) -> None:

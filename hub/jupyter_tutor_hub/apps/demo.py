@@ -44,23 +44,30 @@ GATEWAY_SECRETS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TUTOR_DATABASE_URL")
 GATEWAY_SYSTEM_USER = "tutor-gateway"
 
 STUDENTS = ["student1", "student2", "student3"]
-INSTRUCTORS = ["instructor1"]
+INSTRUCTORS = ["instructor1", "instructor2"]
 SAMPLE_COURSE_NAME = "intro-python"
+#: The sample courses and who is in them (hub groups ``nbgrader-COURSE`` for students,
+#: ``formgrade-COURSE`` for instructors): student3 sits in both, so the choice of course
+#: shows; each instructor sees only their course's dashboard.
+SAMPLE_COURSES = {
+    "intro-python": {"students": ["student1", "student3"], "instructors": ["instructor1"]},
+    "data-python": {"students": ["student2", "student3"], "instructors": ["instructor2"]},
+}
 
 
-def sample_course_dir() -> Path:
-    """The sample course shipped inside the package, so the demo works from a wheel."""
-    return Path(__file__).resolve().parent.parent / "sample_courses" / SAMPLE_COURSE_NAME
+def sample_course_dir(name: str = SAMPLE_COURSE_NAME) -> Path:
+    """A sample course shipped inside the package, so the demo works from a wheel."""
+    return Path(__file__).resolve().parent.parent / "sample_courses" / name
 
 
-def released_sample_course(data_dir: Path) -> Path:
-    """The student version of the sample course (solutions stubbed, notes dropped), written
+def released_sample_course(data_dir: Path, name: str = SAMPLE_COURSE_NAME) -> Path:
+    """The student version of a sample course (solutions stubbed, notes dropped), written
     afresh under ``data_dir``: what the demo copies into students' homes, never the source."""
     from ..policy.release import release_course
 
-    target = data_dir / "released" / SAMPLE_COURSE_NAME
+    target = data_dir / "released" / name
     shutil.rmtree(target, ignore_errors=True)
-    release_course(sample_course_dir(), target)
+    release_course(sample_course_dir(name), target)
     return target
 
 
@@ -80,7 +87,7 @@ class DemoApp(Application):
         "log-level": "Application.log_level",
     }
     flags = {
-        "no-ingest": ({"DemoApp": {"ingest": False}}, "Do not (re)index the sample course."),
+        "no-ingest": ({"DemoApp": {"ingest": False}}, "Do not (re)index the sample courses."),
     }
 
     port = Integer(8000, help="Port of the hub's public URL on 127.0.0.1.").tag(config=True)
@@ -105,7 +112,7 @@ class DemoApp(Application):
     def _model_default(self) -> str:
         return os.environ.get("TUTOR_MODEL", "")
 
-    ingest = Bool(True, help="Index the sample course at start (incremental).").tag(config=True)
+    ingest = Bool(True, help="Index the sample courses at start (incremental).").tag(config=True)
 
     @default("data_dir")
     def _data_dir_default(self) -> str:
@@ -146,7 +153,8 @@ class DemoApp(Application):
             gateway_user = self._gateway_user(database) if isolated else ""
             database.migrate()
             if self.ingest:
-                self._ingest_sample_course(database)
+                for name in SAMPLE_COURSES:
+                    self._ingest_sample_course(database, name)
         except DatabaseError as err:
             self.exit_with(str(err))
         try:
@@ -206,30 +214,30 @@ class DemoApp(Application):
             stored.chmod(0o600)
         return stored.read_text().strip()
 
-    def _ingest_sample_course(self, database: Database) -> None:
-        """Index the sample course (incremental: quick when nothing changed) and publish its
+    def _ingest_sample_course(self, database: Database, name: str) -> None:
+        """Index a sample course (incremental: quick when nothing changed) and publish its
         policy, so the gateway grounds answers in it and applies its guardrails."""
         from ..course.embedder import SentenceTransformerEmbedder
         from ..course.ingest import ingest_course
         from ..policy.config import read_course
         from ..policy.store import publish
 
-        course = read_course(sample_course_dir())
+        course = read_course(sample_course_dir(name))
         pool = database.open_pool()
         try:
             summary = ingest_course(
                 pool,
                 SentenceTransformerEmbedder(parent=self),
-                sample_course_dir(),
-                SAMPLE_COURSE_NAME,
+                sample_course_dir(name),
+                name,
                 title=course.config.title,
                 index_also=course.config.index_also,
                 progress=True,
                 log=self.log,
             )
-            print(f"Sample course indexed: {summary}", flush=True)
+            print(f"Sample course {name} indexed: {summary}", flush=True)
             with pool.connection() as conn:
-                publish(conn, course, SAMPLE_COURSE_NAME)
+                publish(conn, course, name)
         finally:
             pool.close()
 
@@ -258,8 +266,15 @@ class DemoApp(Application):
             TUTOR_DEMO_PORT=str(self.port),
             TUTOR_DEMO_PASSWORD=password,
             TUTOR_DEMO_USERS=",".join(STUDENTS),
-            TUTOR_DEMO_INSTRUCTORS=",".join(INSTRUCTORS),
-            TUTOR_DEMO_COURSE_DIR=str(released_sample_course(data_dir)),
+            # The `instructors` group (intro-python's tutor.yaml names it); instructor2
+            # teaches data-python only, through formgrade-data-python.
+            TUTOR_DEMO_INSTRUCTORS="instructor1",
+            TUTOR_DEMO_COURSES=json.dumps(
+                [
+                    {"name": name, "dir": str(released_sample_course(data_dir, name)), **members}
+                    for name, members in SAMPLE_COURSES.items()
+                ]
+            ),
             TUTOR_DEFAULT_COURSE=env.get("TUTOR_DEFAULT_COURSE", SAMPLE_COURSE_NAME),
         )
         if self.upstream:  # the gateway's router serves $TUTOR_MODEL from it
@@ -338,6 +353,10 @@ class DemoApp(Application):
 
     def _announce(self, password: str, has_key: bool, gateway_user: str) -> None:
         users = ", ".join(STUDENTS + INSTRUCTORS)
+        courses = "; ".join(
+            f"{name}: {', '.join(m['students'] + m['instructors'])}"
+            for name, m in SAMPLE_COURSES.items()
+        )
         if self.upstream:
             model = f"{self.model} at {self.upstream}"
         elif has_key:
@@ -347,6 +366,7 @@ class DemoApp(Application):
         print(
             f"\n  Jupyter Tutor demo is running at http://127.0.0.1:{self.port}/\n"
             f"  Log in as one of: {users}\n"
+            f"  Courses: {courses}\n"
             f"  Password: {password}\n"
             f"  Model: {model}\n"
             f"  {isolation_line(gateway_user)}\n"
