@@ -4,6 +4,7 @@
   jupyter-tutor course validate PATH  report every problem with its file and cell
   jupyter-tutor course publish PATH   store the course's policy for the gateway
   jupyter-tutor course release PATH OUT  write the student version (solutions stubbed)
+  jupyter-tutor course link [OUT] --hub URL  an nbgitpuller link to the released material
 
 A course folder holds notebooks and a tutor.yaml; notebooks and cells refine the course's
 settings under a `tutor` metadata key (policy, objectives, notes, exercise, solution,
@@ -25,6 +26,7 @@ from jupyter_tutor.cli import CommandGroup
 
 from ..db import Database, DatabaseError
 from ..policy.config import read_course
+from ..policy.gitpuller import LinkError, nbgitpuller_link, origin_of, released_course_name
 from ..policy.release import DEFAULT_STUB, release_course
 from ..policy.scaffold import ScaffoldError, init_course
 from ..policy.store import PolicyError, publish
@@ -170,8 +172,65 @@ class ReleaseApp(Application):
         print(f"{target}: {summary}")
 
 
+class LinkApp(Application):
+    """Print an nbgitpuller link that gives each student the course's released material.
+
+    Usage: jupyter-tutor course link [OUT] --hub URL [--repo URL] [--branch B]
+           [--course NAME] [--open NOTEBOOK] [--app lab|tree]
+
+    OUT is the released folder (`course release`) committed to a git repository: the
+    course comes from its .tutor-course marker and the repository from its `origin`
+    remote, unless --course and --repo say otherwise. Opening the link on the hub pulls
+    the repository into ~/COURSE (cloned the first time, merged later: students' edits
+    are kept) and opens it, or --open NOTEBOOK in it. Students' servers need nbgitpuller.
+    """
+
+    name = "link"
+    version = __version__
+    description = __doc__
+    aliases = {
+        "hub": "LinkApp.hub",
+        "repo": "LinkApp.repo",
+        "branch": "LinkApp.branch",
+        "course": "LinkApp.course",
+        "open": "LinkApp.open_path",
+        "app": "LinkApp.app",
+    }
+    hub = Unicode(help="The hub's public URL, e.g. https://hub.example.edu.").tag(config=True)
+    repo = Unicode(help="The git repository of the released material.").tag(config=True)
+    branch = Unicode(help="Its branch (default: the repository's default).").tag(config=True)
+    course = Unicode(help="The course (default: from OUT's .tutor-course).").tag(config=True)
+    open_path = Unicode(help="A notebook to open, relative to the course folder.").tag(
+        config=True
+    )
+    app = Unicode("lab", help="Open in JupyterLab (lab) or the classic tree (tree).").tag(
+        config=True
+    )
+
+    def start(self) -> None:
+        if not self.hub or len(self.extra_args) > 1:
+            self.log.error("Usage: jupyter-tutor course link [OUT] --hub URL [--repo URL]")
+            self.exit(2)
+        folder = Path(self.extra_args[0]).expanduser() if self.extra_args else None
+        try:
+            if folder is not None:
+                course = self.course or released_course_name(folder)
+                repo = self.repo or origin_of(folder)
+            elif self.repo and self.course:
+                course, repo = self.course, self.repo
+            else:
+                raise LinkError("Give the released folder OUT, or both --repo and --course.")
+            link = nbgitpuller_link(
+                self.hub, repo, course, branch=self.branch, open_path=self.open_path, app=self.app
+            )
+        except LinkError as err:
+            self.log.error(str(err))
+            self.exit(1)
+        print(link)
+
+
 class CourseAuthoringApp(CommandGroup):
-    """Author a course for the tutor: init, validate, publish, release."""
+    """Author a course for the tutor: init, validate, publish, release, link."""
 
     name = "jupyter-tutor-course"
     description = __doc__
@@ -180,6 +239,7 @@ class CourseAuthoringApp(CommandGroup):
         "validate": (ValidateApp, ValidateApp.__doc__.splitlines()[0]),
         "publish": (PublishApp, PublishApp.__doc__.splitlines()[0]),
         "release": (ReleaseApp, ReleaseApp.__doc__.splitlines()[0]),
+        "link": (LinkApp, LinkApp.__doc__.splitlines()[0]),
     }
 
 
