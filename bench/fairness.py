@@ -7,10 +7,13 @@ and at most three questions of one student answered at once), then, in one run, 
 *victim* student asking questions one after the other:
 
 - **alone**: nobody else is asking;
-- **burst**: just before each of the victim's questions the *flooder* (another student)
-  opens 200 streams at once;
-- **sustained**: the flooder keeps 200 requests in flight the whole time, sending a new
-  one as soon as one ends (answered or refused).
+- **burst**: just before the victim's question the *flooder* (another student) opens 200
+  streams at once;
+- **sustained**: the flooder keeps 200 requests in flight, sending a new one as soon as
+  one ends (answered or refused), from a second before the victim's question to its end.
+
+The three alternate, one question each per round, so that a change in the load of the
+shared machine during the run weighs on every phase alike.
 
 The flooder runs in its own process (with plain ``httpx``, as cheap a client as an attacker
 would use), so its client work does not share the victim's event loop; it still shares the
@@ -50,6 +53,9 @@ DEMO_CONFIG = REPO / "hub" / "jupyter_tutor_hub" / "configs" / "gateway_config_d
 #: Seconds between the flood's start and the victim's question in the burst phase: the
 #: 200 requests are on the wire and being admitted or refused when the victim asks.
 BURST_LEAD = 0.05
+#: Seconds the sustained flood runs before the victim asks (every one of its 200 workers
+#: has sent at least one request by then).
+SUSTAIN_LEAD = 1.0
 GOAL_RATIO = 1.5
 
 
@@ -140,31 +146,29 @@ async def ask(client: anthropic.AsyncAnthropic, n: int) -> tuple[float, float]:
     return (first or end) - started, end - started
 
 
-async def victim_phase(
-    client: anthropic.AsyncAnthropic,
-    questions: int,
-    gap: float,
-    before_each=None,
-) -> dict:
-    """``questions`` questions one after the other, at most one every ``gap`` seconds."""
-    ttft: list[float] = []
-    total: list[float] = []
-    errors: list[str] = []
-    for n in range(questions):
-        started = time.monotonic()
-        if before_each:
-            before_each()
-            await asyncio.sleep(BURST_LEAD)
-        try:
-            first, end = await ask(client, n)
-            ttft.append(first)
-            total.append(end)
-        except anthropic.APIError as err:
-            errors.append(f"{type(err).__name__}: {str(err)[:200]}")
-        await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
-    return latency_summary(ttft, total, errors) | {
-        "ttft_max_ms": round(max(ttft, default=0) * 1000, 2)
-    }
+class Phase:
+    """What the victim saw in one phase, and what the flood and the hub side did meanwhile."""
+
+    def __init__(self) -> None:
+        self.ttft: list[float] = []
+        self.total: list[float] = []
+        self.errors: list[str] = []
+        self.flood: Counter = Counter()
+        self.seconds = 0.0
+        self.cpu = 0.0
+
+    def summary(self) -> dict:
+        requests = sum(self.flood.values())
+        return latency_summary(self.ttft, self.total, self.errors) | {
+            "ttft_max_ms": round(max(self.ttft, default=0) * 1000, 2),
+            "flooder": {
+                "requests": requests,
+                "by_status": dict(self.flood),
+                "requests_per_second": round(requests / self.seconds, 1),
+            },
+            "hub_side_cpu_percent": round(100 * self.cpu / self.seconds, 1),
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -187,41 +191,43 @@ async def measure(
     gap: float,
     hub: psutil.Process,
 ) -> dict:
+    """Rounds of three questions (alone, under a burst, under a sustained flood), so that
+    a change of the shared machine's load during the run weighs on every phase alike."""
     client = anthropic.AsyncAnthropic(
         base_url=gateway_url.rstrip("/"), auth_token=victim_token, max_retries=0, timeout=120
     )
-    await victim_phase(client, 2, gap)  # warm up: hub token cache, pools, first retrieval
-    phases: dict[str, dict] = {}
-
-    async def phase(name: str, before=None, after=None, before_each=None) -> None:
-        wall, cpu = time.monotonic(), cpu_seconds(hub)
-        if before:
-            conn.send(before)
-        result = await victim_phase(client, questions, gap, before_each)
-        if after:
-            conn.send(after)
-        conn.send("tally")
-        flood = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-        seconds = time.monotonic() - wall
-        result["flooder"] = {
-            "requests": sum(flood.values()),
-            "by_status": flood,
-            "requests_per_second": round(sum(flood.values()) / seconds, 1),
-        }
-        result["hub_side_cpu_percent"] = round(100 * (cpu_seconds(hub) - cpu) / seconds, 1)
-        result["seconds"] = round(seconds, 1)
-        phases[name] = result
-
-    await phase("alone")
-    await phase("burst", before_each=lambda: conn.send("burst"))
-    await phase("sustained", before="sustain", after="stop")
-    alone = phases["alone"]
+    for n in range(2):  # warm up: hub token cache, pools, first retrieval
+        await ask(client, n)
+        await asyncio.sleep(gap)
+    loop = asyncio.get_running_loop()
+    phases = {name: Phase() for name in ("alone", "burst", "sustained")}
+    for n in range(questions):
+        for name, phase in phases.items():
+            started, cpu = time.monotonic(), cpu_seconds(hub)
+            if name != "alone":
+                conn.send("burst" if name == "burst" else "sustain")
+                await asyncio.sleep(BURST_LEAD if name == "burst" else SUSTAIN_LEAD)
+            try:
+                first, end = await ask(client, n)
+                phase.ttft.append(first)
+                phase.total.append(end)
+            except anthropic.APIError as err:
+                phase.errors.append(f"{type(err).__name__}: {str(err)[:200]}")
+            if name == "sustained":
+                conn.send("stop")
+            conn.send("tally")
+            phase.flood.update(await loop.run_in_executor(None, conn.recv))
+            phase.cpu += cpu_seconds(hub) - cpu
+            await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
+            phase.seconds += time.monotonic() - started
+    report = {name: phase.summary() for name, phase in phases.items()}
+    alone = report["alone"]
     for name in ("burst", "sustained"):
         for q in ("p50", "p95"):
-            ratio = phases[name][f"ttft_{q}_ms"] / max(alone[f"ttft_{q}_ms"], 1e-9)
-            phases[name][f"ttft_{q}_ratio_to_alone"] = round(ratio, 2)
-        phases[name]["within_goal"] = phases[name]["ttft_p95_ratio_to_alone"] <= GOAL_RATIO
-    return phases
+            ratio = report[name][f"ttft_{q}_ms"] / max(alone[f"ttft_{q}_ms"], 1e-9)
+            report[name][f"ttft_{q}_ratio_to_alone"] = round(ratio, 2)
+        report[name]["within_goal"] = report[name]["ttft_p95_ratio_to_alone"] <= GOAL_RATIO
+    return report
 
 
 def main() -> None:
