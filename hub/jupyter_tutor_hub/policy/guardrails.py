@@ -15,6 +15,7 @@ same every time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -134,21 +135,35 @@ class Guardrails(LoggingConfigurable):
         config: CourseConfig | None = None,
     ) -> Decision:
         """The policy for this request; reads only (``record_question`` writes).
-        ``config``: the course's published settings, when the caller has read them."""
+        ``config``: the course's published settings, when the caller has read them.  A
+        database connection is taken only if something must be read (often nothing is:
+        the settings given, no notebook reported, no hint ladder)."""
         new_question = is_new_question(messages)
-        async with pool.connection() as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            conn: AsyncConnection | None = None
+
+            async def connection() -> AsyncConnection:
+                nonlocal conn
+                if conn is None:
+                    conn = await stack.enter_async_context(pool.connection())
+                return conn
+
             if config is None and course:
-                config = await load_course_config(conn, course)
-            notebook = (
-                await load_notebook(conn, course, situation.turn.notebook_path) if config else None
-            )
+                config = await load_course_config(await connection(), course)
+            notebook = None
+            if config and situation.turn.notebook_path:
+                notebook = await load_notebook(
+                    await connection(), course, situation.turn.notebook_path
+                )
             policy = resolve(config or CourseConfig(name=course), notebook, situation)
             key = ladder.ladder_key(
                 policy.notebook_path, policy.exercise, policy.cell_index, conversation_id
             )
             level = None
             if policy.name == "hints-only":
-                level = await ladder.next_level(conn, user, course, key, climb=new_question)
+                level = await ladder.next_level(
+                    await connection(), user, course, key, climb=new_question
+                )
         return Decision(
             policy=policy,
             situation=situation,
