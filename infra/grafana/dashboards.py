@@ -375,6 +375,45 @@ def performance() -> dict:
             unit="reqps",
             stack=True,
         ),
+        series(
+            lay,
+            "Questions embedded from the cache",
+            [
+                prom(
+                    f'sum(rate(tutor_gateway_question_embeddings_total{{source="cached"}}[{RATE}]))'
+                    f" / sum(rate(tutor_gateway_question_embeddings_total[{RATE}]))",
+                    "cached / all",
+                )
+            ],
+            unit="percentunit",
+            width=8,
+            description="A class asking the same question at once is embedded once.",
+        ),
+        series(
+            lay,
+            "Questions per embedding batch",
+            [
+                prom(p95("tutor_gateway_embedding_batch_size", q=q), name, ref)
+                for q, name, ref in quantiles[:2]
+            ],
+            unit="short",
+            width=8,
+            description="Concurrent questions embedded together in one model call.",
+        ),
+        series(
+            lay,
+            "Hub token lookups by source",
+            [
+                prom(
+                    f"sum by (source) (rate(tutor_gateway_hub_token_lookups_total[{RATE}]))",
+                    "{{source}}",
+                )
+            ],
+            unit="reqps",
+            stack=True,
+            width=8,
+            description="Callers identified by the hub (asked) or the gateway's token cache.",
+        ),
         upstream_errors(lay),
         series(
             lay,
