@@ -6,6 +6,7 @@ a kernel of that server, with the kernel token under the hub's ``/user/NAME/`` U
 from __future__ import annotations
 
 import json
+import secrets
 
 import httpx
 from fake_anthropic import Reply
@@ -14,15 +15,18 @@ from server_harness import displayed, run_in
 
 from jupyter_tutor.sse import iter_event_data
 
-USER = "instructor1"
-
 
 def test_spawned_server_answers_through_the_hub(hub, fake_upstream) -> None:
-    hub.start_server(USER)
+    # A user of no course group, so the question takes the hub's default course (the
+    # session hub's instructors teach every course other tests publish, and would be asked
+    # to pick one).
+    user = f"chain-{secrets.token_hex(3)}"
+    assert hub.api("POST", f"/users/{user}").status_code == 201
+    hub.start_server(user)
     try:
-        token = hub.token_for(USER)
+        token = hub.token_for(user)
         headers = {"Authorization": f"token {token}"}
-        server_url = f"{hub.url}/user/{USER}/"
+        server_url = f"{hub.url}/user/{user}/"
         fake_upstream.script(Reply.text("Through the hub.", chunk_size=4))
         with httpx.stream(
             "POST",
@@ -33,7 +37,7 @@ def test_spawned_server_answers_through_the_hub(hub, fake_upstream) -> None:
         ) as response:
             assert response.status_code == 200, response.read()
             events = [json.loads(d) for d in iter_event_data(response.iter_lines())]
-        assert events[0]["type"] == "conversation" and events[-1]["type"] == "done"
+        assert events[0]["type"] == "conversation" and events[-1]["type"] == "done", events
         assert "".join(e["delta"] for e in events if e["type"] == "text") == "Through the hub."
         request = fake_upstream.requests[-1]
         assert request.credential == fake_upstream.api_key  # the gateway's key, not a token
@@ -49,16 +53,16 @@ def test_spawned_server_answers_through_the_hub(hub, fake_upstream) -> None:
         )
         session.raise_for_status()
         kernel_id = session.json()["kernel"]["id"]
-        [connection] = (hub.data_dir / "users" / USER).rglob(f"kernel-{kernel_id}.json")
+        [connection] = (hub.data_dir / "users" / user).rglob(f"kernel-{kernel_id}.json")
         client = BlockingKernelClient()
         client.load_connection_file(str(connection))
-        client.start_channels()
+        client.start_channels(hb=False)
         client.wait_for_ready(timeout=60)
         fake_upstream.script(Reply.text("From the kernel."))
         shown = displayed(client, "%tutor Can a kernel ask?")
         _, url = run_in(client, "import os; print(os.environ['JUPYTER_TUTOR_URL'])")
         client.stop_channels()
         assert "From the kernel." in shown
-        assert url.strip().endswith(f"/user/{USER}/tutor/api/")
+        assert url.strip().endswith(f"/user/{user}/tutor/api/")
     finally:
-        hub.stop_server(USER)
+        hub.stop_server(user)
