@@ -16,7 +16,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,19 @@ from jupyter_tutor_hub.apps.demo import isolation_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "demo-test-password"
+
+
+@pytest.fixture
+def demo_dir() -> Iterator[Path]:
+    """A data folder for one demo, outside pytest's own temporary root.
+
+    As root the demo's users (the gateway's included) must traverse every folder above it;
+    pytest closes its ``pytest-of-USER`` folder to its owner again whenever another session
+    starts on the machine, which would lock a running demo's gateway out of its database.
+    """
+    path = Path(tempfile.mkdtemp(prefix="tutor-demo-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def start_demo(
@@ -57,12 +72,16 @@ def wait_for_banner(demo: subprocess.Popen[str], timeout: float = 180) -> list[s
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = demo.stdout.readline()
-        if not line and demo.poll() is not None:
+        if not line:  # end of output: the demo is exiting
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                demo.wait(30)
             break
         lines.append(line)
         if "Press Ctrl-C to stop" in line:
             return lines
-    raise AssertionError("the demo did not come up:\n" + "".join(lines[-40:]))
+    raise AssertionError(
+        f"the demo did not come up (exit status {demo.poll()}):\n" + "".join(lines[-40:])
+    )
 
 
 def stop(demo: subprocess.Popen[str]) -> int:
@@ -74,9 +93,9 @@ def stop(demo: subprocess.Popen[str]) -> int:
             demo.kill()
 
 
-def test_demo_runs_the_product_and_stops_on_ctrl_c(tmp_path) -> None:
+def test_demo_runs_the_product_and_stops_on_ctrl_c(demo_dir: Path) -> None:
     port = free_port(11)  # the hub, its API, the proxy's API and (port + 10) the gateway
-    demo = start_demo(tmp_path, port)
+    demo = start_demo(demo_dir, port)
     try:
         banner = "".join(wait_for_banner(demo))
         assert f"http://127.0.0.1:{port}/" in banner
@@ -106,21 +125,21 @@ def test_demo_runs_the_product_and_stops_on_ctrl_c(tmp_path) -> None:
     output = banner + rest
     for noise in ("[ConfigProxy] error", "Traceback", "Task was destroyed", "'proto'"):
         assert noise not in output, output[-3000:]
-    assert (tmp_path / "postgres").is_dir()
+    assert (demo_dir / "postgres").is_dir()
 
     # A second start reuses the database and the index: quick, and the same course.
-    again = start_demo(tmp_path, port)
+    again = start_demo(demo_dir, port)
     try:
         assert "Press Ctrl-C" in "".join(wait_for_banner(again, timeout=120))
     finally:
         assert stop(again) == 0
 
 
-def test_demo_exits_non_zero_and_cleans_up_when_the_gateway_dies(tmp_path: Path) -> None:
+def test_demo_exits_non_zero_and_cleans_up_when_the_gateway_dies(demo_dir: Path) -> None:
     import psutil
 
     port = free_port(12)
-    demo = start_demo(tmp_path / "data", port)
+    demo = start_demo(demo_dir / "data", port)
     try:
         wait_for_banner(demo)
         hub = psutil.Process(demo.pid).children()[0]
@@ -135,7 +154,7 @@ def test_demo_exits_non_zero_and_cleans_up_when_the_gateway_dies(tmp_path: Path)
             demo.kill()
     assert demo.returncode == 1
     assert "The demo stopped because the tutor gateway" in output
-    assert str(tmp_path / "data" / "demo.log") in output
+    assert str(demo_dir / "data" / "demo.log") in output
     assert not any(p.is_running() for p in [hub, *parts])
 
 
@@ -241,10 +260,10 @@ def student_kernel(port: int, user: str) -> BlockingKernelClient:
     os.geteuid() != 0 or not shutil.which("adduser"), reason="per-user isolation needs root"
 )
 def test_demo_as_root_keeps_students_from_the_key_the_database_and_each_other(
-    tmp_path: Path,
+    demo_dir: Path,
 ) -> None:
     port = free_port(11)
-    data = tmp_path / "data"
+    data = demo_dir / "data"
     python_dirs = list(Path(sys.executable).resolve().parents)
     modes_before = {d: d.stat().st_mode for d in python_dirs}
     demo = start_demo(
