@@ -30,11 +30,11 @@ from harness import (
     gateway_process,
     latency_summary,
     start_stack,
+    timed_answer,
 )
 
 from jupyter_tutor.sse import iter_event_data
 
-MODEL = "claude-sonnet-4-5"
 QUESTION = "Why does my loop never end?"
 
 
@@ -66,22 +66,6 @@ async def conversation_growth(http: httpx.AsyncClient, url: str, headers: dict, 
             {"turn": turn, "ttft_ms": round(ttft * 1000, 1), "total_ms": round(total * 1000, 1)}
         )
     return rows
-
-
-async def via_sdk(client: anthropic.AsyncAnthropic) -> tuple[float, float]:
-    started = time.perf_counter()
-    first = None
-    stream = await client.messages.create(
-        model=MODEL,
-        max_tokens=300,
-        stream=True,
-        messages=[{"role": "user", "content": QUESTION}],
-    )
-    async for event in stream:
-        if first is None and event.type == "content_block_delta":
-            first = time.perf_counter()
-    end = time.perf_counter()
-    return (first or end) - started, end - started
 
 
 async def level(make_call, concurrency: int, rounds: int) -> dict:
@@ -127,8 +111,8 @@ async def measure(hub, fake_url: str, levels: list[int]) -> dict:
     )
     paths = {
         "chat_api": lambda: via_chat_api(http, chat_url, headers),
-        "gateway_sdk": lambda: via_sdk(gateway_sdk),
-        "direct_sdk": lambda: via_sdk(direct_sdk),
+        "gateway_sdk": lambda: timed_answer(gateway_sdk, QUESTION),
+        "direct_sdk": lambda: timed_answer(direct_sdk, QUESTION),
     }
     for call in paths.values():  # warm up: connections, hub token caches, first imports
         await level(call, 1, 2)

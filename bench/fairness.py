@@ -44,10 +44,9 @@ import psutil
 from common import REPO
 from common import report as report_result
 from gateway_overhead import prepare_course
-from harness import fake_upstream_process, latency_summary, start_stack
+from harness import MODEL, fake_upstream_process, latency_summary, start_stack, timed_answer
 from traitlets.config.loader import PyFileConfigLoader
 
-MODEL = "claude-sonnet-4-5"
 SCOPES = ["access:services!service=tutor"]
 DEMO_CONFIG = REPO / "hub" / "jupyter_tutor_hub" / "configs" / "gateway_config_demo.py"
 #: Seconds between the flood's start and the victim's question in the burst phase: the
@@ -129,23 +128,6 @@ def flooder(conn: Connection, url: str, token: str, width: int) -> None:
 # --- the victim, in this process ------------------------------------------------------------
 
 
-async def ask(client: anthropic.AsyncAnthropic, n: int) -> tuple[float, float]:
-    """(seconds to the first text delta, seconds to the end) of one streamed answer."""
-    started = time.perf_counter()
-    first = None
-    stream = await client.messages.create(
-        model=MODEL,
-        max_tokens=300,
-        stream=True,
-        messages=[{"role": "user", "content": f"Question {n}: why is my list empty?"}],
-    )
-    async for event in stream:
-        if first is None and event.type == "content_block_delta":
-            first = time.perf_counter()
-    end = time.perf_counter()
-    return (first or end) - started, end - started
-
-
 class Phase:
     """What the victim saw in one phase, and what the flood and the hub side did meanwhile."""
 
@@ -197,7 +179,7 @@ async def measure(
         base_url=gateway_url.rstrip("/"), auth_token=victim_token, max_retries=0, timeout=120
     )
     for n in range(2):  # warm up: hub token cache, pools, first retrieval
-        await ask(client, n)
+        await timed_answer(client, f"Question {n}: why is my list empty?")
         await asyncio.sleep(gap)
     loop = asyncio.get_running_loop()
     phases = {name: Phase() for name in ("alone", "burst", "sustained")}
@@ -208,7 +190,7 @@ async def measure(
                 conn.send("burst" if name == "burst" else "sustain")
                 await asyncio.sleep(BURST_LEAD if name == "burst" else SUSTAIN_LEAD)
             try:
-                first, end = await ask(client, n)
+                first, end = await timed_answer(client, f"Question {n}: why is my list empty?")
                 phase.ttft.append(first)
                 phase.total.append(end)
             except anthropic.APIError as err:

@@ -56,17 +56,18 @@ from common import BENCH
 from common import report as report_result
 from harness import (
     FAKE_KEY,
+    MODEL,
     fake_upstream_process,
     gateway_process,
     latency_summary,
     serving_process,
     start_stack,
+    timed_answer,
 )
 
 from jupyter_tutor_hub.apps.demo import SAMPLE_COURSE_NAME, sample_course_dir
 from jupyter_tutor_hub.db import Database
 
-MODEL = "claude-sonnet-4-5"
 #: The model name the gateway routes to the OpenAI-compatible upstream (the fake).
 OPENAI_MODEL = "campus/qwen"
 OPENAI_KEY = "sk-openai-fake-test-key-0123"
@@ -99,20 +100,7 @@ def question(n: int) -> str:
 
 def ask_anthropic(client: anthropic.AsyncAnthropic, model: str = MODEL) -> Asker:
     async def one(n: int) -> tuple[float, float]:
-        """(seconds to the first text delta, seconds to the end) of one streamed answer."""
-        started = time.perf_counter()
-        first = None
-        stream = await client.messages.create(
-            model=model,
-            max_tokens=300,
-            stream=True,
-            messages=[{"role": "user", "content": question(n)}],
-        )
-        async for event in stream:
-            if first is None and event.type == "content_block_delta":
-                first = time.perf_counter()
-        end = time.perf_counter()
-        return (first or end) - started, end - started
+        return await timed_answer(client, question(n), model)
 
     return one
 

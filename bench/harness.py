@@ -12,9 +12,11 @@ import json
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import anthropic
 import psutil
 from common import REPO, migrated_database
 
@@ -24,6 +26,28 @@ from fake_anthropic import DEFAULT_KEY as FAKE_KEY
 from hub_harness import RunningHub, start_hub
 
 from jupyter_tutor_hub.db import EmbeddedPostgres
+
+#: The model every benchmark asks for (the fake upstream answers any name).
+MODEL = "claude-sonnet-4-5"
+
+
+async def timed_answer(
+    client: anthropic.AsyncAnthropic, question: str, model: str = MODEL
+) -> tuple[float, float]:
+    """(seconds to the first text delta, seconds to the end) of one streamed answer."""
+    started = time.perf_counter()
+    first = None
+    stream = await client.messages.create(
+        model=model,
+        max_tokens=300,
+        stream=True,
+        messages=[{"role": "user", "content": question}],
+    )
+    async for event in stream:
+        if first is None and event.type == "content_block_delta":
+            first = time.perf_counter()
+    end = time.perf_counter()
+    return (first or end) - started, end - started
 
 
 def percentile(values: Sequence[float], q: float) -> float:
