@@ -33,3 +33,6 @@ c.JupyterHub.load_roles.append(
     }
 )
 c.JupyterHub.log_level = "DEBUG" if os.environ.get("TUTOR_TEST_DEBUG") else "INFO"
+# A test module's own additions (another authenticator, for LTI launches).
+if os.environ.get("TUTOR_TEST_HUB_CONFIG"):
+    load_subconfig(os.environ["TUTOR_TEST_HUB_CONFIG"])  # type: ignore[name-defined] # noqa: F821

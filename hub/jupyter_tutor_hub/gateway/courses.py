@@ -16,22 +16,19 @@ the caller's hub groups (``policy/membership.py``).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jupyter_tutor.protocol import COURSES_HEADER, ERROR_CODE_HEADER
 
-from ..policy.config import CourseConfig
+from ..policy.config import CourseConfig, is_course_name
 from ..policy.store import published_courses
 from .auth import Caller
 from .errors import GatewayError
 
-_COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
 
 def _named(value: Any) -> str | None:
-    return value if isinstance(value, str) and _COURSE_NAME.match(value) else None
+    return value if isinstance(value, str) and is_course_name(value) else None
 
 
 def reported_courses(context: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -55,6 +55,13 @@ NOTEBOOK_KEYS = ("policy", "objectives", "notes", "avoid", "hidden")
 CELL_KEYS = ("policy", "objectives", "notes", "exercise", "solution", "hidden", "test")
 
 _COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def is_course_name(name: str) -> bool:
+    """Whether ``name`` can name a course (and so a hub group, a folder, a URL part)."""
+    return bool(_COURSE_NAME.match(name))
+
+
 #: What the Messages API accepts as a tool's name.
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _SOLUTION_MARKER = re.compile(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)\b", re.MULTILINE)
@@ -375,7 +382,7 @@ def read_course_config(folder: Path, problems: list[Problem]) -> CourseConfig:
     if not name:
         check.warning(f"no 'name': the course is called '{fallback_name}' (its folder's name).")
         name = fallback_name or "course"
-    elif not _COURSE_NAME.match(name):
+    elif not is_course_name(name):
         check.error(
             f"'name' {name!r} is not a valid course id: use lower-case letters, digits, "
             "'-', '_' or '.', at most 64 characters, starting with a letter or digit."

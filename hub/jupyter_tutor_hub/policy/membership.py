@@ -9,15 +9,12 @@ name more instructor groups and users (``instructors``), which count as members 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from traitlets import Unicode
 from traitlets.config import Configurable
 
-from .config import CourseConfig
-
-_COURSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+from .config import CourseConfig, is_course_name
 
 
 class CourseGroups(Configurable):
@@ -41,7 +38,7 @@ class CourseGroups(Configurable):
         if not prefix:
             return set()
         found = {g[len(prefix) :] for g in groups if g.startswith(prefix)}
-        return {name for name in found if _COURSE_NAME.match(name)}
+        return {name for name in found if is_course_name(name)}
 
     def student_group(self, course: str) -> str:
         return self.student_prefix + course
