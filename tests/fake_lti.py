@@ -10,6 +10,7 @@ at the hub, follows the hub's redirect to the platform, then posts the form to t
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -48,6 +49,9 @@ class Launch:
     context_id: str = ""
     tamper: dict[str, Any] = field(default_factory=dict)
     signing_key: rsa.RSAPrivateKey | None = None  # another key: a forged token
+    #: Claims changed in the payload after signing (a captured token edited, say to
+    #: another course's context), the signature left as the platform made it.
+    edit_after_signing: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeLTIPlatform:
@@ -118,6 +122,10 @@ class FakeLTIPlatform:
         } | launch.tamper
         key = launch.signing_key or self.key
         token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": self.kid})
+        if launch.edit_after_signing:
+            header, _, signature = token.split(".")
+            payload = json.dumps(claims | launch.edit_after_signing).encode()
+            token = f"{header}.{base64url(payload)}.{signature}"
         self.issued.append(token)
         return token
 
@@ -179,6 +187,10 @@ class FakeLTIPlatform:
         with httpx.Client(follow_redirects=False, timeout=30, cookies=cookies) as attacker:
             second = attacker.post(action, data=fields)
         return first, second
+
+
+def base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def parse_form(page: str) -> tuple[str, dict[str, str]]:

@@ -17,7 +17,16 @@ import httpx
 import psycopg
 import pytest
 from fake_anthropic import Reply
-from fake_lti import CLIENT_ID, INSTRUCTOR, ISSUER, LEARNER, FakeLTIPlatform, Launch, new_key
+from fake_lti import (
+    CLIENT_ID,
+    DEPLOYMENT_ID,
+    INSTRUCTOR,
+    ISSUER,
+    LEARNER,
+    FakeLTIPlatform,
+    Launch,
+    new_key,
+)
 from hub_harness import start_hub
 from policy_fixtures import publish_course, write_course
 from test_policy import ask, rules
@@ -31,6 +40,7 @@ pytestmark = pytest.mark.slow
 SCOPES = ["access:services!service=tutor", "custom:tutor:use", "read:users:groups!user"]
 COURSE_B = "lti-course-b"
 COURSE_C = "lti-course-c"
+CONTEXT = "https://purl.imsglobal.org/spec/lti/claim/context"
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +60,16 @@ def lti_hub(tmp_path_factory, pg_server, fake_anthropic, platform):
     for name, avoid in ((COURSE_B, "recursion"), (COURSE_C, "decorators")):
         publish_course(url, write_course(data_dir / name, name=name, avoid=(avoid,)), name)
     config = data_dir / "lti_config.py"
+    # What an admin writes (docs/deploy.md); the role's groups name course C's instructor
+    # group too, which a launch into B must not give.
     config.write_text(
-        'c.JupyterHub.authenticator_class = "tutor-lti13"\n'
-        # Groups come from launches now; JupyterHub refuses groups from config beside them.
-        "c.JupyterHub.load_groups = {}\n"
-        f"c.LTI13CourseAuthenticator.issuer = {ISSUER!r}\n"
-        f"c.LTI13CourseAuthenticator.client_id = {{{CLIENT_ID!r}}}\n"
-        f"c.LTI13CourseAuthenticator.authorize_url = {platform.url + '/authorize'!r}\n"
-        f"c.LTI13CourseAuthenticator.jwks_endpoint = {platform.url + '/jwks'!r}\n"
-        'c.LTI13CourseAuthenticator.username_key = "sub"\n'
-        'c.LTI13CourseAuthenticator.deployment_ids = {"deployment-1"}\n'
+        "from jupyter_tutor_hub.hubconfig import apply_lti13_config\n"
+        "apply_lti13_config(\n"
+        f"    c, issuer={ISSUER!r}, client_id={CLIENT_ID!r}, deployment_ids=[{DEPLOYMENT_ID!r}],\n"
+        f"    authorize_url={platform.url + '/authorize'!r},\n"
+        f"    jwks_endpoint={platform.url + '/jwks'!r},\n"
+        f"    env={{'TUTOR_INSTRUCTOR_GROUPS': 'instructors,formgrade-{COURSE_C}'}},\n"
+        ")\n"
     )
     hub = start_hub(
         data_dir,
@@ -139,8 +149,19 @@ def test_a_second_course_adds_to_the_first(lti_hub, platform) -> None:
         {"tamper": {"iat": int(time.time()) - 3600, "exp": int(time.time()) + 60}},
         {"tamper": {"https://purl.imsglobal.org/spec/lti/claim/deployment_id": "other"}},
         {"tamper": {"nonce": "not-the-hubs-nonce"}},
+        {"edit_after_signing": {CONTEXT: {"id": "LTI Course C", "label": "LTI Course C"}}},
     ],
-    ids=["forged", "audience", "azp", "issuer", "expired", "too-old", "deployment", "nonce"],
+    ids=[
+        "forged",
+        "audience",
+        "azp",
+        "issuer",
+        "expired",
+        "too-old",
+        "deployment",
+        "nonce",
+        "context-edited",
+    ],
 )
 def test_a_bad_launch_creates_no_user_and_no_group(lti_hub, platform, attack) -> None:
     name = someone()
@@ -167,6 +188,5 @@ def test_course_names_from_lms_labels() -> None:
     assert course_name_from_label("  CS-50 / Fall ") == "cs-50-fall"
     assert course_name_from_label("日本語") is None
     auth = LTI13CourseAuthenticator(course_map={"ctx-9": "data-python"}, map_only=True)
-    context = "https://purl.imsglobal.org/spec/lti/claim/context"
-    assert auth.course_of({context: {"id": "ctx-9", "label": "Whatever"}}) == "data-python"
-    assert auth.course_of({context: {"id": "ctx-1", "label": "Other"}}) is None
+    assert auth.course_of({CONTEXT: {"id": "ctx-9", "label": "Whatever"}}) == "data-python"
+    assert auth.course_of({CONTEXT: {"id": "ctx-1", "label": "Other"}}) is None

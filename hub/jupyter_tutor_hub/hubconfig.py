@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -287,11 +287,54 @@ def apply_production_config(c: Any, env: Mapping[str, str] = os.environ) -> None
             }
         ],
     )
-    instructor_groups = [
-        g for g in env.get("TUTOR_INSTRUCTOR_GROUPS", "instructors").split(",") if g
-    ]
     apply_common(
         c,
         gateway_url=gateway_url.rstrip("/") + SERVICE_PREFIX,
-        instructor_groups=instructor_groups,
+        instructor_groups=production_instructor_groups(env),
     )
+
+
+def production_instructor_groups(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The groups holding the tutor-instructor role in production: ``TUTOR_INSTRUCTOR_GROUPS``
+    (comma separated), ``instructors`` unless set."""
+    return [g for g in env.get("TUTOR_INSTRUCTOR_GROUPS", "instructors").split(",") if g]
+
+
+def apply_lti13_config(
+    c: Any,
+    *,
+    issuer: str,
+    client_id: str | Iterable[str],
+    authorize_url: str,
+    jwks_endpoint: str,
+    deployment_ids: Iterable[str] = (),
+    course_map: Mapping[str, str] | None = None,
+    map_only: bool = False,
+    username_key: str = "sub",
+    env: Mapping[str, str] = os.environ,
+) -> None:
+    """Sign-in from an LMS (Canvas, Moodle) by LTI 1.3, each launch putting the user in
+    the launched course's groups (``tutor-lti13``, :mod:`jupyter_tutor_hub.lti`).
+
+    The arguments are what the LMS shows once the tool is registered (docs/deploy.md):
+    its issuer, the client id(s) and deployment id(s) it gave the tool, its authorization
+    and JWKS endpoints. ``course_map`` maps an LMS course (context id or label) to a tutor
+    course; unmapped ones take their label as the name unless ``map_only``.
+    ``username_key`` is the claim that names the hub user (``sub`` keeps names opaque;
+    ``email`` or a custom login claim make them readable). Groups then come from launches
+    alone, so ``c.JupyterHub.load_groups`` is emptied (JupyterHub refuses both), and an
+    instructor's launch also joins the groups holding the tutor-instructor role
+    (``TUTOR_INSTRUCTOR_GROUPS``), as :func:`apply_production_config` configures it.
+    """
+    c.JupyterHub.authenticator_class = "tutor-lti13"
+    c.JupyterHub.load_groups = {}
+    auth = c.LTI13CourseAuthenticator
+    auth.issuer = issuer
+    auth.client_id = {client_id} if isinstance(client_id, str) else set(client_id)
+    auth.authorize_url = authorize_url
+    auth.jwks_endpoint = jwks_endpoint
+    auth.deployment_ids = set(deployment_ids)
+    auth.course_map = dict(course_map or {})
+    auth.map_only = map_only
+    auth.username_key = username_key
+    auth.instructor_role_groups = production_instructor_groups(env)

@@ -79,7 +79,8 @@ class LTI13CourseAuthenticator(LTI13Authenticator):
         config=True,
         help="""Groups an instructor launch also joins: the groups that hold the
         tutor-instructor role (TUTOR_INSTRUCTOR_GROUPS, `instructors` unless set), which
-        gives the scope to see one's courses on the dashboard.""",
+        gives the scope to see one's courses on the dashboard. Course groups listed here
+        are skipped (an instructor joins only the launched course's).""",
     )
     nonce_memory = Integer(
         10_000,
@@ -126,10 +127,19 @@ class LTI13CourseAuthenticator(LTI13Authenticator):
         instructor = self.course_groups.instructor_group(course)
         groups = held - {student, instructor}
         if roles & INSTRUCTOR_ROLES:
-            groups |= {instructor, *self.instructor_role_groups}
+            groups |= {instructor, *self._role_only_groups()}
         elif roles & LEARNER_ROLES:
             groups.add(student)
         return groups
+
+    def _role_only_groups(self) -> set[str]:
+        """``instructor_role_groups`` less any course's group: TUTOR_INSTRUCTOR_GROUPS may
+        list ``formgrade-A``, which must not make every launching instructor teach A."""
+        return {
+            group
+            for group in self.instructor_role_groups
+            if not self.course_groups.member_courses("", {group})
+        }
 
     def course_of(self, token: dict[str, Any]) -> str | None:
         """The tutor course of the launch's LMS context, or None."""
