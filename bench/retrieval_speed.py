@@ -7,10 +7,16 @@
 3. Search latency p50/p95 for each method over courses of 10k and 100k chunks (synthetic:
    real chunks with perturbed text and embeddings) through the HNSW index, the query's
    embedding excluded (measured apart), and whether the plan used the HNSW index.
+4. A university's table: ``--courses`` courses of ``--course-chunks`` chunks each (200 x
+   5,000 = 1M by default; synthetic as in 3, each course its own perturbation of the same
+   real chunks, so every course's neighbours crowd every other's, the hard case for a
+   filtered index): course-scoped hybrid search p50/p95 and how many of its top 5 are the
+   top 5 of the same course indexed alone in its own database.
 
 Prints JSON and writes it to ``bench/results/retrieval_speed.json``.
 
     python bench/retrieval_speed.py [--scales 10000,100000] [--queries 100]
+        [--courses 200 --course-chunks 5000 --compared-courses 5]
 """
 
 from __future__ import annotations
@@ -215,10 +221,134 @@ def latencies(url: str, embedder: Embedder, questions: list[str]) -> dict[str, A
         pool.close()
 
 
+def _load_course_rows(
+    conn: psycopg.Connection, course: str, size: int, seed_rows: list, seed: int
+) -> None:
+    """``size`` chunks of ``course``: the seed chunks, words dropped and added, vectors moved
+    by noise (a course of its own, and one that resembles every other)."""
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    vocabulary = [w for _, text, _ in seed_rows for w in text.split()][:50_000]
+    documents = [
+        row[0]
+        for row in conn.execute(
+            "INSERT INTO documents (course_id, path, kind, content_hash)"
+            " SELECT %s, 'nb' || n || '.ipynb', 'notebook', 'x' FROM generate_series(1, %s) n"
+            " RETURNING id",
+            (course, max(1, size // 40)),
+        ).fetchall()
+    ]
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY chunks (document_id, course_id, ordinal, cell_index, cell_end, heading, text,"
+            " content_hash, embedding, embedding_dim) FROM STDIN"
+        ) as copy,
+    ):
+        for n in range(size):
+            heading, text, vector = seed_rows[n % len(seed_rows)]
+            words = [w for w in text.split() if rng.random() > 0.2] + rng.sample(vocabulary, 5)
+            rng.shuffle(words)
+            noisy = vector.to_numpy() + noise.normal(0, 0.03, vector.dimensions())
+            row = (documents[n % len(documents)], course, n, n % 60, n % 60, heading)
+            copy.write_row(
+                (
+                    *row,
+                    " ".join(words),
+                    f"h{n}",
+                    (noisy / np.linalg.norm(noisy)).astype(np.float32),
+                    384,
+                )
+            )
+
+
+def _fill(url: str, courses: list[tuple[str, int]], size: int, seed_rows: list) -> dict[str, float]:
+    """Load ``courses`` (name, seed) of ``size`` chunks into ``url``, then index them."""
+    model = SentenceTransformerEmbedder().model_name
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute("DROP INDEX chunks_embedding_384")  # built once after loading: faster
+        for name, seed in courses:
+            conn.execute(
+                "INSERT INTO courses (id, embedding_model, embedding_dim) VALUES (%s, %s, 384)",
+                (name, model),
+            )
+            with conn.transaction():
+                _load_course_rows(conn, name, size, seed_rows, seed)
+        loaded = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '4GB'")
+        ensure_vector_index(conn, 384, log)
+        indexed = time.perf_counter()
+        for name, _ in courses:
+            count_terms(conn, name)
+        conn.execute("ANALYZE")
+    return {
+        "load_seconds": round(loaded - started, 1),
+        "hnsw_build_seconds": round(indexed - loaded, 1),
+        "word_counts_seconds": round(time.perf_counter() - indexed, 1),
+    }
+
+
+def university(
+    server: Any,
+    embedder: Embedder,
+    questions: list[str],
+    seed_rows: list,
+    n_courses: int,
+    size: int,
+    compared: int,
+) -> dict[str, Any]:
+    """Course-scoped hybrid search in one table of every course, against each compared
+    course indexed alone (the same rows, in a database of its own)."""
+    names = [(f"course-{n:03d}", 1000 + n) for n in range(n_courses)]
+    url = migrated_database(server, "university").url
+    result: dict[str, Any] = {
+        "courses": n_courses,
+        "chunks_per_course": size,
+        "chunks": n_courses * size,
+        "data": "synthetic: the shared courses' chunks, perturbed per course (no model run)",
+    }
+    result["build"] = _fill(url, names, size, seed_rows)
+    picked = [names[(n * n_courses) // compared] for n in range(compared)]
+    pool = Database(url=url).open_pool()
+    alone_pools = []
+    try:
+        for name, seed in picked:
+            alone = migrated_database(server, f"alone_{name.replace('-', '_')}").url
+            _fill(alone, [(name, seed)], size, seed_rows)
+            alone_pools.append(Database(url=alone).open_pool())
+        for question in questions[:10]:  # warm the caches
+            search(pool, embedder, picked[0][0], question, 5)
+        timings, overlaps = [], []
+        for (name, _), alone_pool in zip(picked, alone_pools, strict=True):
+            for question in questions:
+                started = time.perf_counter()
+                hits = search(pool, embedder, name, question, 5)
+                timings.append(time.perf_counter() - started)
+                truth = search(alone_pool, embedder, name, question, 5)
+                mine = {(h.path, h.cell, h.text) for h in hits}
+                overlaps.append(len(mine & {(h.path, h.cell, h.text) for h in truth}) / 5)
+        result["hybrid"] = percentiles(timings)
+        result["top5_overlap_with_course_alone"] = {
+            "mean": round(float(np.mean(overlaps)), 4),
+            "min": round(float(np.min(overlaps)), 4),
+            "searches": len(overlaps),
+        }
+    finally:
+        pool.close()
+        for alone_pool in alone_pools:
+            alone_pool.close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="10000,100000")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--courses", type=int, default=200, help="0: no university case")
+    parser.add_argument("--course-chunks", type=int, default=5000)
+    parser.add_argument("--compared-courses", type=int, default=5)
     args = parser.parse_args()
 
     model = SentenceTransformerEmbedder()
@@ -247,11 +377,21 @@ def main() -> None:
         result["embed_query"] = percentiles(timings)
         precomputed = PrecomputedEmbedder(model.model_name, vectors)
 
-        for size in (int(s) for s in args.scales.split(",")):
+        for size in (int(s) for s in args.scales.split(",") if s):
             url = migrated_database(server, f"scale{size}").url
             scale = synthetic_course(url, size, seed_rows)
             scale["search"] = latencies(url, precomputed, questions)
             result[f"scale_{size}"] = scale
+        if args.courses:
+            result["university"] = university(
+                server,
+                precomputed,
+                questions,
+                seed_rows,
+                args.courses,
+                args.course_chunks,
+                args.compared_courses,
+            )
     report("retrieval_speed", result)
 
 

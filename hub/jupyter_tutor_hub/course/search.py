@@ -114,7 +114,7 @@ class Candidate:
 
 
 _COURSE = sql.SQL(
-    "SELECT embedding_model, embedding_dim,"
+    "SELECT embedding_model, embedding_dim, student_chunks,"
     " set_config('hnsw.ef_search', {ef}, true),"
     " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
     " FROM courses WHERE id = %s"
@@ -134,6 +134,19 @@ _VECTOR = sql.SQL(
     " WHERE course_id = %(course)s AND visibility = 'student' AND embedding_dim = {dim}"
     " ORDER BY {expr} <=> %(vector)s LIMIT %(n)s"
 )
+
+#: Every chunk of the course compared (``OFFSET 0`` keeps the planner from ordering through
+#: the HNSW index): exact, whatever share of the table the course is.
+_VECTOR_EXACT = sql.SQL(
+    "SELECT id, distance FROM ("
+    " SELECT id, {expr} <=> %(vector)s AS distance FROM chunks"
+    " WHERE course_id = %(course)s AND visibility = 'student' AND embedding_dim = {dim}"
+    " OFFSET 0) course ORDER BY distance LIMIT %(n)s"
+)
+
+#: Courses up to this many student-visible chunks are searched exactly (a few milliseconds
+#: at this size); larger ones through the HNSW index, with pgvector's iterative scan.
+EXACT_SEARCH_CHUNKS = 20_000
 
 _TEXT = sql.SQL(
     "WITH words AS ("
@@ -336,7 +349,7 @@ def _course_sql(fusion: Fusion) -> sql.Composed:
 
 def _candidates_sql(
     course: str,
-    row: tuple[str | None, int | None, Any, Any] | None,
+    row: tuple[str | None, int | None, int, Any, Any] | None,
     question: str,
     embedder: Embedder | None,
     vector: Any,
@@ -345,7 +358,7 @@ def _candidates_sql(
 ) -> tuple[sql.Composed, dict[str, Any]]:
     if row is None:
         raise _not_found(course)
-    model, dimension = row[0], row[1]
+    model, dimension, size = row[0], row[1], row[2]
     if vector is not None and embedder is not None and embedder.model_name != model:
         log.warning(
             "Course %s is embedded with %s, not %s: searching its text only. Ingest it again "
@@ -356,7 +369,8 @@ def _candidates_sql(
         )
         vector = None
     if vector is not None and dimension is not None:
-        vector_sql = _VECTOR.format(
+        template = _VECTOR_EXACT if size <= EXACT_SEARCH_CHUNKS else _VECTOR
+        vector_sql = template.format(
             expr=embedding_expression(dimension), dim=sql.Literal(int(dimension))
         )
     else:

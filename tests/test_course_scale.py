@@ -1,0 +1,97 @@
+"""Course-scoped search in a table of many courses (issue 16): exact, never another course's.
+
+A filtered HNSW scan finds a course's nearest chunks only among the graph's neighbours of
+the question, which, when the course is a small share of the table, are mostly other
+courses' chunks (bench/retrieval_speed.py measured 0.77 of the true top 5 at 40 courses).
+Here 30 courses crowd the question's neighbourhood and a small course sits farther away:
+its search must still return its own true nearest chunks, in order (at this size the index
+would still find them; the loss itself shows at the benchmark's scale).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import psycopg
+import pytest
+from pgvector.psycopg import register_vector
+
+from jupyter_tutor_hub.course.embedder import Embedder
+from jupyter_tutor_hub.course.ingest import count_terms
+from jupyter_tutor_hub.course.search import search
+from jupyter_tutor_hub.db import Database, EmbeddedPostgres, migrate
+
+MODEL = "scale-test-model"
+DIM = 384
+
+
+class FixedQuery(Embedder):
+    """Every question embeds to one vector (the chunks' vectors are made around it)."""
+
+    def __init__(self, vector: np.ndarray) -> None:
+        super().__init__(model_name=MODEL)
+        self.vector = vector
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.vector
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def campus(pg_server: EmbeddedPostgres):
+    """30 crowding courses of 200 chunks close to the question, one of 20 farther away."""
+    rng = np.random.default_rng(16)
+    query = unit(rng.standard_normal(DIM))
+    url = pg_server.create_database(f"course_scale_{os.getpid()}")
+    small: dict[int, np.ndarray] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        register_vector(conn)
+        courses = {f"crowd-{n:02d}": (200, 0.3) for n in range(30)} | {"small": (20, 1.2)}
+        for course, (size, spread) in courses.items():
+            conn.execute(
+                "INSERT INTO courses (id, embedding_model, embedding_dim) VALUES (%s, %s, %s)",
+                (course, MODEL, DIM),
+            )
+            document = conn.execute(
+                "INSERT INTO documents (course_id, path, kind, content_hash)"
+                " VALUES (%s, 'notes.ipynb', 'notebook', 'x') RETURNING id",
+                (course,),
+            ).fetchone()[0]
+            vectors = unit(query + spread * rng.standard_normal((size, DIM)) / np.sqrt(DIM) * 4)
+            with conn.cursor() as cur:
+                for n, vector in enumerate(vectors):
+                    chunk = cur.execute(
+                        "INSERT INTO chunks (document_id, course_id, ordinal, cell_index,"
+                        " cell_end, heading, text, content_hash, embedding, embedding_dim)"
+                        " VALUES (%s, %s, %s, %s, %s, '', %s, %s, %s, %s) RETURNING id",
+                        (document, course, n, n, n, f"{course} chunk {n}", f"h{n}", vector, DIM),
+                    ).fetchone()[0]
+                    if course == "small":
+                        small[chunk] = vector
+            count_terms(conn, course)
+        conn.execute("ANALYZE chunks")
+    pool = Database(url=url).open_pool()
+    yield pool, query, small
+    pool.close()
+
+
+def test_a_small_course_gets_its_true_nearest_chunks(campus) -> None:
+    pool, query, small = campus
+    hits = search(pool, FixedQuery(query), "small", "where do I start?", 5, mode="vector")
+    distances = {chunk: 1 - float(vector @ query) for chunk, vector in small.items()}
+    nearest = sorted(distances, key=distances.get)[:5]
+    texts = {chunk: f"small chunk {n}" for n, chunk in enumerate(sorted(small))}
+    assert [h.text for h in hits] == [texts[c] for c in nearest]
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_a_search_never_returns_another_courses_chunk(campus, mode) -> None:
+    pool, query, _ = campus
+    for course in ("small", "crowd-07"):
+        hits = search(pool, FixedQuery(query), course, "small chunk", 10, mode=mode)
+        assert hits and all(h.text.startswith(f"{course} chunk") for h in hits)
