@@ -1,6 +1,6 @@
 """Many courses on one hub: the question's course is decided hub-side (issue 16).
 
-Two published courses, students in different hub groups (nbgrader's ``nbgrader-COURSE``),
+Three published courses, students in different hub groups (nbgrader's ``nbgrader-COURSE``),
 an in-process gateway asked through the real hub's tokens: the course follows membership
 and the notebook's marker, a course the student is not in is refused, several courses
 without a marker ask the student to pick, and a hub without groups keeps its default.
@@ -36,23 +36,25 @@ INSTRUCTOR_SCOPES = ["access:services!service=tutor", "custom:tutor:instructor"]
 
 @pytest.fixture
 async def campus(make_gateway, hub, database_url, tmp_path):
-    """Courses A (avoids list comprehensions) and B (avoids recursion), and three students:
-    ``one`` in A, ``both`` in A and B, ``none`` in no course (the default course is A)."""
+    """Courses A (avoids list comprehensions), B (avoids recursion) and C (avoids
+    generators), and four students: ``one`` in A, ``both`` in A and B, ``third`` in C,
+    ``none`` in no course (the default course is A)."""
     tag = secrets.token_hex(3)
-    a, b = f"mc-a-{tag}", f"mc-b-{tag}"
+    a, b, c = f"mc-a-{tag}", f"mc-b-{tag}", f"mc-c-{tag}"
     publish_course(database_url, write_course(tmp_path / "a", name=a), a)
     publish_course(database_url, write_course(tmp_path / "b", name=b, avoid=("recursion",)), b)
-    users = {role: f"mc-{role}-{tag}" for role in ("one", "both", "none")}
+    publish_course(database_url, write_course(tmp_path / "c", name=c, avoid=("generators",)), c)
+    users = {role: f"mc-{role}-{tag}" for role in ("one", "both", "third", "none")}
     for name in users.values():
         assert hub.api("POST", f"/users/{name}").status_code == 201
-    for course, members in ((a, ["one", "both"]), (b, ["both"])):
+    for course, members in ((a, ["one", "both"]), (b, ["both"]), (c, ["third"])):
         response = hub.api(
             "POST", f"/groups/nbgrader-{course}", json={"users": [users[m] for m in members]}
         )
         assert response.status_code == 201, response.text
     gateway = await make_gateway(TutorGateway__default_course=a)
     tokens = {role: hub.token_for(name, SCOPES) for role, name in users.items()}
-    return gateway, tokens, a, b
+    return gateway, tokens, a, b, c
 
 
 async def get(gateway, token: str, path: str, **params) -> httpx.Response:
@@ -70,10 +72,17 @@ async def post(gateway, token: str, path: str, context: dict, body: dict) -> htt
 
 
 async def test_the_course_follows_membership_and_the_notebook(campus, fake_upstream) -> None:
-    gateway, tokens, a, b = campus
+    gateway, tokens, a, b, _ = campus
     both = gateway.client(tokens["both"])
     await ask(both, context={"notebook_path": "b/week1/loops.ipynb", "course_marker": b})
-    assert "recursion" in rules(fake_upstream) and "list comprehensions" not in rules(fake_upstream)
+    asked = rules(fake_upstream)
+    assert "recursion" in asked
+    assert "list comprehensions" not in asked and "generators" not in asked
+    # The third course's student gets C's rules, never A's or B's.
+    await ask(gateway.client(tokens["third"]), context={"notebook_path": "week1/loops.ipynb"})
+    asked = rules(fake_upstream)
+    assert "generators" in asked
+    assert "recursion" not in asked and "list comprehensions" not in asked
     # The student's pick wins over the folder's marker (both are courses of theirs).
     await ask(both, context={"course": a, "course_marker": b})
     assert "list comprehensions" in rules(fake_upstream)
@@ -86,7 +95,7 @@ async def test_the_course_follows_membership_and_the_notebook(campus, fake_upstr
 
 
 async def test_several_courses_without_a_marker_ask_the_student_to_pick(campus) -> None:
-    gateway, tokens, a, b = campus
+    gateway, tokens, a, b, _ = campus
     response = await post(
         gateway,
         tokens["both"],
@@ -109,7 +118,7 @@ async def test_several_courses_without_a_marker_ask_the_student_to_pick(campus) 
 
 
 async def test_a_course_the_student_is_not_in_is_refused_everywhere(campus) -> None:
-    gateway, tokens, a, b = campus
+    gateway, tokens, a, b, c = campus
     one = tokens["one"]
     response = await post(
         gateway,
@@ -131,6 +140,9 @@ async def test_a_course_the_student_is_not_in_is_refused_everywhere(campus) -> N
     assert (await get(gateway, one, "api/course")).json()["course"] == a
     # The default course is a fallback for students in no course, not a way around one.
     assert (await get(gateway, tokens["none"], "api/course", course=b)).status_code == 403
+    # Two courses of one's own do not open a third.
+    assert (await get(gateway, tokens["both"], "api/course", course=c)).status_code == 403
+    assert (await get(gateway, tokens["third"], "api/course", course_marker=a)).status_code == 403
 
 
 def test_choice_rules() -> None:
