@@ -148,6 +148,10 @@ _VECTOR_EXACT = sql.SQL(
 #: at this size); larger ones through the HNSW index, with pgvector's iterative scan.
 EXACT_SEARCH_CHUNKS = 20_000
 
+#: The course's matching chunks come from the (course_id, tsv) index (migration 0110) and
+#: each tsvector is copied out of TOAST once (``|| ''``), then every word is scored against
+#: the copy: joined to the words, each ``@@`` and ``ts_rank`` fetched it from TOAST again
+#: and the sort carried it (one question at 60 courses of 5,000: 3.7 ms instead of 18).
 _TEXT = sql.SQL(
     "WITH words AS ("
     "  SELECT quote_literal(t.lexeme)::tsquery AS query, t.chunks AS df,"
@@ -160,12 +164,14 @@ _TEXT = sql.SQL(
     "  SELECT string_agg(query::text, ' | ')::tsquery AS query FROM words"
     "  WHERE df <= (SELECT {common} * student_chunks FROM courses WHERE id = %(course)s)"
     "   OR df <= coalesce((SELECT df FROM words ORDER BY df OFFSET 2 LIMIT 1), 2147483647)"
+    "), found AS MATERIALIZED ("
+    "  SELECT c.id, c.tsv || ''::tsvector AS tsv FROM chunks c"
+    "  WHERE c.course_id = %(course)s AND c.visibility = 'student'"
+    "   AND c.tsv @@ (SELECT query FROM selecting)"
     ")"
-    " SELECT c.id, sum(w.idf * ts_rank(c.tsv, w.query, 32)) AS rank"
-    " FROM chunks c JOIN words w ON c.tsv @@ w.query"
-    " WHERE c.course_id = %(course)s AND c.visibility = 'student'"
-    "  AND c.tsv @@ (SELECT query FROM selecting)"
-    " GROUP BY c.id ORDER BY rank DESC, c.id LIMIT %(n)s"
+    " SELECT f.id, (SELECT sum(w.idf * ts_rank(f.tsv, w.query, 32)) FROM words w"
+    "  WHERE f.tsv @@ w.query) AS rank"
+    " FROM found f ORDER BY rank DESC, f.id LIMIT %(n)s"
 ).format(max_words=sql.Literal(MAX_WORDS), common=sql.Literal(COMMON_WORD_SHARE))
 
 _NONE = sql.SQL("SELECT NULL::bigint AS id, NULL::float8 AS {} WHERE false")
