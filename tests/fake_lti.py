@@ -149,44 +149,39 @@ class FakeLTIPlatform:
 
     def launch(self, hub_url: str, launch: Launch) -> httpx.Response:
         """A whole launch in a fresh browser; returns the hub's answer to the form post."""
-        hint = secrets.token_hex(8)
-        self._launches[hint] = launch
         with httpx.Client(follow_redirects=False, timeout=30) as browser:
-            start = browser.post(
-                f"{hub_url}/hub/lti13/oauth_login",
-                data={
-                    "iss": ISSUER,
-                    "login_hint": hint,
-                    "target_link_uri": f"{hub_url}/hub/",
-                    "client_id": CLIENT_ID,
-                    "lti_deployment_id": DEPLOYMENT_ID,
-                },
-            )
-            assert start.status_code == 302, start.text
-            page = browser.get(start.headers["location"]).text
-            action, fields = parse_form(page)
+            action, fields = self._login(browser, hub_url, launch)
             return browser.post(action, data=fields)
 
     def replay(self, hub_url: str, launch: Launch) -> tuple[httpx.Response, httpx.Response]:
         """The same form posted twice with the same cookies (a captured launch)."""
-        hint = secrets.token_hex(8)
-        self._launches[hint] = launch
         with httpx.Client(follow_redirects=False, timeout=30) as browser:
-            start = browser.post(
-                f"{hub_url}/hub/lti13/oauth_login",
-                data={
-                    "iss": ISSUER,
-                    "login_hint": hint,
-                    "target_link_uri": f"{hub_url}/hub/",
-                    "client_id": CLIENT_ID,
-                },
-            )
+            action, fields = self._login(browser, hub_url, launch)
             cookies = dict(browser.cookies)
-            action, fields = parse_form(browser.get(start.headers["location"]).text)
             first = browser.post(action, data=fields)
         with httpx.Client(follow_redirects=False, timeout=30, cookies=cookies) as attacker:
             second = attacker.post(action, data=fields)
         return first, second
+
+    def _login(
+        self, browser: httpx.Client, hub_url: str, launch: Launch
+    ) -> tuple[str, dict[str, str]]:
+        """The OIDC login the platform starts at the hub, up to its auto-posting form (the
+        form's action and fields, with the signed id_token)."""
+        hint = secrets.token_hex(8)
+        self._launches[hint] = launch
+        start = browser.post(
+            f"{hub_url}/hub/lti13/oauth_login",
+            data={
+                "iss": ISSUER,
+                "login_hint": hint,
+                "target_link_uri": f"{hub_url}/hub/",
+                "client_id": CLIENT_ID,
+                "lti_deployment_id": DEPLOYMENT_ID,
+            },
+        )
+        assert start.status_code == 302, start.text
+        return parse_form(browser.get(start.headers["location"]).text)
 
 
 def base64url(data: bytes) -> str:
