@@ -134,65 +134,8 @@ def seeds(pool: ConnectionPool) -> list[tuple[str, str, np.ndarray]]:
 
 
 def synthetic_course(url: str, size: int, seed_rows: list) -> dict[str, Any]:
-    """``size`` chunks in one course: real chunks with shuffled-out words and noisy vectors."""
-    rng = random.Random(size)
-    noise = np.random.default_rng(size)
-    vocabulary = [w for _, text, _ in seed_rows for w in text.split()][:50_000]
-    started = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        register_vector(conn)
-        conn.execute(
-            "INSERT INTO courses (id, embedding_model, embedding_dim) VALUES ('big', %s, 384)",
-            (SentenceTransformerEmbedder().model_name,),
-        )
-        documents = [
-            conn.execute(
-                "INSERT INTO documents (course_id, path, kind, content_hash)"
-                " VALUES ('big', %s, 'notebook', 'x') RETURNING id",
-                (f"nb{n:04d}.ipynb",),
-            ).fetchone()[0]
-            for n in range(max(1, size // 40))
-        ]
-        conn.execute("DROP INDEX chunks_embedding_384")  # built once after loading: faster
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY chunks (document_id, course_id, ordinal, cell_index, cell_end, heading, text,"
-                " content_hash, embedding, embedding_dim) FROM STDIN"
-            ) as copy,
-        ):
-            for n in range(size):
-                heading, text, vector = seed_rows[n % len(seed_rows)]
-                words = [w for w in text.split() if rng.random() > 0.2]
-                words += rng.sample(vocabulary, 5)
-                rng.shuffle(words)
-                noisy = vector.to_numpy() + noise.normal(0, 0.03, vector.dimensions())
-                copy.write_row(
-                    (
-                        documents[n % len(documents)],
-                        "big",
-                        n,
-                        n % 60,
-                        n % 60,
-                        heading,
-                        " ".join(words),
-                        f"h{n}",
-                        (noisy / np.linalg.norm(noisy)).astype(np.float32),
-                        384,
-                    )
-                )
-        loaded = time.perf_counter()
-        # The HNSW graph must fit in memory while it is built, or the build crawls: 1M
-        # chunks of 384 floats need ~2 GB.
-        conn.execute("SET maintenance_work_mem = '4GB'")
-        ensure_vector_index(conn, 384, log)
-        count_terms(conn, "big")
-        conn.execute("ANALYZE")
-    return {
-        "chunks": size,
-        "load_seconds": round(loaded - started, 1),
-        "index_and_word_counts_seconds": round(time.perf_counter() - loaded, 1),
-    }
+    """``size`` chunks in one course, ``big``, made as each course of the university case."""
+    return {"chunks": size, **_fill(url, [("big", size)], size, seed_rows)}
 
 
 def latencies(url: str, embedder: Embedder, questions: list[str]) -> dict[str, Any]:
