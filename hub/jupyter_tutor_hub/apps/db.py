@@ -68,9 +68,11 @@ class InfoApp(_DatabaseCommand):
 # /usr/lib/postgresql/*/bin), or those of ``--pg-bin``.
 
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
-#: TOC entries a restore leaves alone: the pgvector extension stays as the server has it
-#: (created beforehand if missing), so a restore needs no right to drop or create it.
+#: TOC entries a restore leaves alone: extensions (pgvector, btree_gin) stay as the server
+#: has them (created beforehand if missing), so a restore needs no right to drop them.
 _SKIPPED_TOC_TYPES = (" EXTENSION - ", " COMMENT - EXTENSION ")
+#: An extension's entry in ``pg_restore --list``: ``3; 3079 16385 EXTENSION - vector``.
+_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ EXTENSION - (\S+)", re.MULTILINE)
 
 
 def embedded_pg_bin_dir() -> Path | None:
@@ -275,8 +277,8 @@ class RestoreApp(_PgToolCommand):
 
     Every table in the backup is dropped and recreated from it, in one transaction: on any
     error nothing changes.  Restore into an empty database or one of the same schema
-    version; pending migrations are applied afterwards.  The pgvector extension is left as
-    the server has it (created first if missing)."""
+    version; pending migrations are applied afterwards.  The extensions the backup uses
+    (pgvector, btree_gin) are left as the server has them (created first if missing)."""
     )
     examples = "jupyter-tutor db restore --yes tutor-2025-01-31.dump"
 
@@ -289,6 +291,7 @@ class RestoreApp(_PgToolCommand):
 
     def run(self, database: Database) -> None:
         import psycopg
+        from psycopg import sql
 
         source = Path(self.file).expanduser().resolve()
         if not source.is_file():
@@ -317,14 +320,17 @@ class RestoreApp(_PgToolCommand):
             )
             if answer.strip().lower() != "yes":
                 raise DatabaseError("Restore cancelled; nothing was changed.")
-        try:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        except psycopg.Error as err:
-            raise DatabaseError(
-                f"The pgvector extension is missing in {redact(url)} and could not be created "
-                f"({str(err).strip()}). Ask the database's owner to run CREATE EXTENSION vector."
-            ) from err
+        for extension in sorted({"vector", *_EXTENSION_ENTRY.findall(toc)} - {"plpgsql"}):
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    create = sql.SQL("CREATE EXTENSION IF NOT EXISTS {}")
+                    conn.execute(create.format(sql.Identifier(extension)))
+            except psycopg.Error as err:
+                raise DatabaseError(
+                    f"The {extension} extension is missing in {redact(url)} and could not be "
+                    f"created ({str(err).strip()}). Ask the database's owner to run "
+                    f"CREATE EXTENSION {extension}."
+                ) from err
         entries = [
             line for line in toc.splitlines() if not any(t in line for t in _SKIPPED_TOC_TYPES)
         ]
