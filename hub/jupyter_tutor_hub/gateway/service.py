@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -61,11 +62,11 @@ class TutorGateway(LoggingConfigurable):
 
     embedding_threads = Integer(
         1,
-        help="""CPU threads the embedding model may use for questions (torch's, for this
-        process); 0: torch's default (one per core). One leaves the other cores to the event
-        loop and the database: concurrent questions are embedded in shared batches
-        (QuestionEmbedder), which is what makes a burst cheap, and threads fighting for
-        busy cores made each embedding several times slower.""",
+        help="""CPU threads the embedding model may use for questions (ONNX Runtime's, and
+        torch's for this process if torch embeds them); 0: one per core. One leaves the
+        other cores to the event loop and the database: concurrent questions are embedded
+        in shared batches (QuestionEmbedder), which is what makes a burst cheap, and
+        threads fighting for busy cores made each embedding several times slower.""",
     ).tag(config=True)
 
     max_preparing = Integer(
@@ -185,9 +186,11 @@ class TutorGateway(LoggingConfigurable):
         try:
             from ..course.embedder import SentenceTransformerEmbedder
 
-            embedder = SentenceTransformerEmbedder(parent=self)
+            embedder = SentenceTransformerEmbedder(
+                parent=self, query_threads=self.embedding_threads
+            )
             embedder.embed_query("warm up")
-            if self.embedding_threads:
+            if self.embedding_threads and "torch" in sys.modules:  # questions on torch
                 import torch
 
                 torch.set_num_threads(self.embedding_threads)
