@@ -31,34 +31,6 @@ class Embedder(LoggingConfigurable):
     model_name = Unicode(help="Name recorded with each course's embeddings.").tag(config=True)
 
     @property
-    def question_model(self) -> Any:
-        """The ONNX Runtime model for questions, or None (``torch``, or not exportable).
-        Loaded from the export without torch; the first use exports it (seconds)."""
-        if self.query_backend != "onnx":
-            return None
-        with self._lock:
-            if self._questions is None:
-                from . import onnx_model
-
-                try:
-                    self._questions = onnx_model.load(
-                        self.model_path,
-                        lambda: self._load_torch_model(),
-                        self.query_threads,
-                        self.normalize,
-                    )
-                except onnx_model.OnnxUnsupported as err:
-                    self.log.warning(
-                        "Questions are embedded with torch: %s cannot run through ONNX "
-                        "Runtime (%s)",
-                        self.model_name,
-                        err,
-                    )
-                    self.query_backend = "torch"
-                    return None
-        return self._questions
-
-    @property
     def dimension(self) -> int:
         """Length of the vectors (may load the model)."""
         raise NotImplementedError

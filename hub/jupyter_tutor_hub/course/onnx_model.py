@@ -125,7 +125,8 @@ def export(model: Any, folder: Path) -> None:
     ``folder`` (written beside it, then renamed: concurrent exports cannot mix)."""
     import torch
 
-    transformer, pooling, *rest = [*model, None]
+    modules: list[Any] = [*model, None]
+    transformer, pooling, *rest = modules
     mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers 6; before, flags
     if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):
         flags = ("cls_token", "max_tokens", "mean_sqrt_len_tokens", "lasttoken", "weightedmean")
