@@ -37,6 +37,7 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ GATEWAY_CONFIG = """
 c.Database.pool_max_size = 20
 c.Metering.daily_usd_budget = 50.0
 c.Metering.requests_per_minute = 600
-c.ModelPolicy.allowed_models = ["claude-sonnet-4-5", "claude-haiku-4-5", {openai_model!r}]
+c.ModelPolicy.allowed_models = ["claude-sonnet-4-6", "claude-haiku-4-5", {openai_model!r}]
 c.Router.upstreams = [{{
     "name": "campus",
     "base_url": {openai_url!r},
@@ -147,6 +148,10 @@ async def run_level(
     return latency_summary(ttft, total, errors) | {"peak_rss_bytes": peak}
 
 
+#: py-spy from this Python's environment (the test extra installs it beside python).
+PY_SPY = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+
+
 class Profiler:
     """py-spy sampling the gateway process while one level runs (``--profile``)."""
 
@@ -162,7 +167,7 @@ class Profiler:
             self.processes.append(
                 subprocess.Popen(
                     [
-                        "py-spy",
+                        PY_SPY,
                         "record",
                         "--pid",
                         str(self.pid),
