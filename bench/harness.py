@@ -28,7 +28,7 @@ from hub_harness import RunningHub, start_hub
 from jupyter_tutor_hub.db import EmbeddedPostgres
 
 #: The model every benchmark asks for (the fake upstream answers any name).
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 
 
 async def timed_answer(

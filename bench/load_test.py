@@ -27,7 +27,7 @@ import psycopg
 from common import report as report_result
 from harness import fake_upstream_process, gateway_process, percentile, start_stack
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SCOPES = ["access:services!service=tutor"]
 GATEWAY_CONFIG = "c.Database.pool_max_size = 20\n"
 

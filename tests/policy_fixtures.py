@@ -188,7 +188,7 @@ def seed_activity(url: str, course: str, days: int = 10) -> None:
                     message = conn.execute(
                         "INSERT INTO messages (conversation_id, role, content, status, model,"
                         " created_at) VALUES (%s, 'assistant', %s, 'complete',"
-                        " 'claude-sonnet-4-5', %s) RETURNING id",
+                        " 'claude-sonnet-4-6', %s) RETURNING id",
                         (
                             conversation,
                             Jsonb([{"type": "text", "text": "Look at the loop variable."}]),
@@ -216,7 +216,7 @@ def seed_activity(url: str, course: str, days: int = 10) -> None:
                     conn.execute(
                         "INSERT INTO usage (user_name, conversation_id, message_id, model,"
                         " input_tokens, output_tokens, cost_usd, created_at)"
-                        " VALUES (%s, %s, %s, 'claude-sonnet-4-5', %s, %s, %s, %s)",
+                        " VALUES (%s, %s, %s, 'claude-sonnet-4-6', %s, %s, %s, %s)",
                         (user, conversation, message, 1200, 300, 0.0081, when),
                     )
                     vote = ("up", "down", "stuck", None)[(day + n) % 4]

@@ -85,7 +85,7 @@ async def test_a_disallowed_tool_never_reaches_the_model(
     client = gateway.client(hub.token_for("student1", SCOPES))
     # The student's server asks for run_code, and even insists the model use it.
     await client.messages.create(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_tokens=100,
         messages=[{"role": "user", "content": "Run my code please"}],
         tools=[tool("search_course"), tool("run_code")],

@@ -102,7 +102,7 @@ async def test_several_courses_without_a_marker_ask_the_student_to_pick(campus) 
         "v1/messages",
         {},
         {
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "max_tokens": 50,
             "messages": [{"role": "user", "content": "Where do I start?"}],
         },
@@ -126,7 +126,7 @@ async def test_a_course_the_student_is_not_in_is_refused_everywhere(campus) -> N
         "v1/messages",
         {"course_marker": b},
         {
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-4-6",
             "max_tokens": 50,
             "messages": [{"role": "user", "content": "Show me B's material"}],
         },

@@ -141,7 +141,7 @@ async def test_consent_is_the_privacy_told_when_the_conversation_began(
 
     async def ask(student: str) -> str:
         stream = await gateway.client(hub.token_for(student, scopes)).messages.create(
-            model="claude-sonnet-4-5",
+            model="claude-sonnet-4-6",
             max_tokens=100,
             stream=True,
             messages=[{"role": "user", "content": f"Why does my loop fail, {student}?"}],

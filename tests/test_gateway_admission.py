@@ -29,7 +29,7 @@ from jupyter_tutor_hub.gateway.upstream import Upstream
 from jupyter_tutor_hub.policy.canned import canned_events
 from jupyter_tutor_hub.scopes import ACCESS_SCOPE
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 
 
 class FakeClock:

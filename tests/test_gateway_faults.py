@@ -22,7 +22,7 @@ from hub_harness import ExternalGateway
 
 from jupyter_tutor_hub.db import EmbeddedPostgres, migrate
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SCOPES = ["access:services!service=tutor"]
 
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from fake_anthropic import Reply
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SERVER_SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 
 

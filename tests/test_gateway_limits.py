@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from fake_anthropic import Reply
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SCOPES = ["access:services!service=tutor"]
 
 
@@ -163,20 +163,20 @@ async def test_malformed_requests_are_400_with_a_reason(make_gateway, hub) -> No
     cases = [
         (b"{not json", "not valid JSON"),
         (b"[]", "JSON object"),
-        (b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": []}', "non-empty"),
+        (b'{"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": []}', "non-empty"),
         (
-            b'{"model": "claude-sonnet-4-5", "max_tokens": "5", "messages": [{"role": "user", '
+            b'{"model": "claude-sonnet-4-6", "max_tokens": "5", "messages": [{"role": "user", '
             b'"content": "x"}]}',
             "max_tokens",
         ),
         (b"x" * (3 * 1024 * 1024), "too large"),
         (
-            b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", '
+            b'{"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", '
             b'"content": "a\\u0000b"}]}',
             "NUL character",
         ),
         (
-            b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", '
+            b'{"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", '
             b'"content": "\\ud800"}]}',
             "invalid Unicode",
         ),

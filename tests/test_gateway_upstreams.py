@@ -26,7 +26,7 @@ from jupyter_tutor_hub.gateway.upstreams.router import FAILOVER_NOTICE
 from jupyter_tutor_hub.policy.config import CourseConfig
 
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 CAMPUS = "campus/qwen"
 PRICE = {"input": 0.5, "output": 1.5}
 RUN_CODE = {

@@ -19,7 +19,7 @@ from jupyter_tutor_hub.policy.guard import ProtectedText, SolutionGuard, code_to
 
 COURSE = "guard-test"
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 
 VERBATIM = (
     "Here is the function:\n```python\ndef count_vowels(text):\n    total = 0\n"

@@ -19,7 +19,7 @@ from policy_fixtures import SOLUTION, STUB, insert_material, publish_course, wri
 
 COURSE = "guard-attacks"
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 NOTICE = "The tutor stopped here"
 CODE = (
     'total = 0\nfor ch in text.lower():\n    if ch in "aeiou":\n        total += 1\nreturn total\n'

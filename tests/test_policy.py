@@ -20,7 +20,7 @@ import pytest
 from policy_fixtures import NOTE, cell_id, publish_course, write_course
 
 COURSE = "policy-test"
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
 LOOPS = "policy-test/week1/loops.ipynb"  # the student's copy sits in a subfolder
 

@@ -11,7 +11,7 @@ import anthropic
 import pytest
 
 SCOPES = ["access:services!service=tutor", "custom:tutor:use"]
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 TOOL = {
     "name": "run_code",
     "description": "Run Python in a scratch kernel.",

@@ -180,9 +180,9 @@ def test_router_from_the_demo_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("TUTOR_MODEL", "llama3.2")
     router = Router(anthropic=Upstream(api_key=""))
-    name, chosen = router.pick(router.model_for("", "claude-sonnet-4-5"))
+    name, chosen = router.pick(router.model_for("", "claude-sonnet-4-6"))
     assert name == "openai" and isinstance(chosen, OpenAIUpstream)
     assert chosen.base_url == "http://127.0.0.1:11434/v1"
     assert not router.offline("llama3.2")  # Ollama needs no key
-    assert router.model_for("claude-haiku-4-5", "claude-sonnet-4-5") == "claude-haiku-4-5"
+    assert router.model_for("claude-haiku-4-5", "claude-sonnet-4-6") == "claude-haiku-4-5"
     assert router.pick("claude-haiku-4-5") == ("anthropic", router.anthropic)

@@ -15,7 +15,7 @@ c.Metering.daily_usd_budget = 0.50
 c.Metering.requests_per_minute = 10
 
 # Which models the orchestrator may ask for; short plain questions go to the cheaper one.
-c.ModelPolicy.allowed_models = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+c.ModelPolicy.allowed_models = ["claude-sonnet-4-6", "claude-haiku-4-5"]
 c.ModelPolicy.simple_model = "claude-haiku-4-5"
 
 # Course passages added to every question.

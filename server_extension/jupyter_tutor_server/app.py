@@ -65,7 +65,7 @@ class TutorExtension(ExtensionApp):
         return os.environ.get("JUPYTERHUB_API_TOKEN", "")
 
     model = Unicode(
-        "claude-sonnet-4-5", help="Model asked for; the gateway decides which models it allows."
+        "claude-sonnet-4-6", help="Model asked for; the gateway decides which models it allows."
     ).tag(config=True)
     max_tokens = Integer(2048, help="Longest answer per round, in tokens.").tag(config=True)
     max_tool_rounds = Integer(

@@ -36,9 +36,12 @@ from ..policy.config import CourseConfig
 from . import metrics
 from .errors import rate_limited
 
-#: USD per million tokens: input, output, cache write, cache read.
+#: USD per million tokens: input, output, cache write, cache read.  claude-sonnet-4-5
+#: reaches its end of life on 2026-11-30 (the default moved to 4.6); its price stays for
+#: hubs that still list it until then.
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "claude-opus-4-5": {"input": 5.0, "output": 25.0, "cache_write": 6.25, "cache_read": 0.5},
+    "claude-sonnet-4-6": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
     "claude-sonnet-4-5": {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.3},
     "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
 }

@@ -171,7 +171,7 @@ class ModelPolicy(LoggingConfigurable):
 
     allowed_models = List(
         Unicode(),
-        ["claude-sonnet-4-5", "claude-haiku-4-5"],
+        ["claude-sonnet-4-6", "claude-haiku-4-5"],
         help="Models callers may ask for; others are refused with a 400.",
     ).tag(config=True)
     max_tokens_cap = Integer(

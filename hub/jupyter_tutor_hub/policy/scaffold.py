@@ -23,7 +23,7 @@ language: English                # the language the tutor answers in
 persona: >-
   A patient teaching assistant who answers briefly and asks questions back.
 policy: hints-only               # default help: explain | hints-only | no-help (exams)
-model: claude-sonnet-4-5         # default model the students' servers ask for
+model: claude-sonnet-4-6         # default model the students' servers ask for
 budget:
   daily_tokens: 200000           # per student per day
   daily_usd: 0.50

@@ -198,7 +198,7 @@ describe('parseCourseInfo', () => {
       title: 'Introduction to Python',
       published: true,
       language: 'English',
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       policy: 'hints-only',
       privacy: { instructors_read_conversations: false, notice: ' They cannot read them. ' },
       here: { notebook_path: 'w1.ipynb', cell_index: 3, exercise: 'Exercise 2', policy: 'no-help' }

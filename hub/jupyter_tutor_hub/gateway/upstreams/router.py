@@ -1,6 +1,6 @@
 """Which upstream answers a model name, and failover to a fallback model.
 
-Model names are the hub's: ``claude-sonnet-4-5``, ``campus/qwen2.5-coder-32b``.  Each
+Model names are the hub's: ``claude-sonnet-4-6``, ``campus/qwen2.5-coder-32b``.  Each
 configured OpenAI-compatible upstream lists the names it serves (and its own name for each);
 every other name goes to the Anthropic upstream (``TutorGateway.upstream``).
 
@@ -65,7 +65,7 @@ class Router(LoggingConfigurable):
         return [{"name": "openai", "base_url": base_url, "models": {model: model}}]
 
     fallbacks = Dict(
-        help="""Fallback model per model ({"claude-sonnet-4-5": "campus/qwen"}): answers when
+        help="""Fallback model per model ({"claude-sonnet-4-6": "campus/qwen"}): answers when
         the first model's upstream is down (breaker open, 5xx or 529 before the first byte).""",
     ).tag(config=True)
 
