@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from course_fixtures import HashingEmbedder
 
+from jupyter_tutor_hub.gateway import metrics
 from jupyter_tutor_hub.gateway.embedding import QuestionEmbedder
 
 
@@ -99,3 +100,31 @@ async def test_a_caller_that_leaves_does_not_cancel_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert (await staying).shape == (8,)
+
+
+async def test_a_prefetched_question_is_embedded_once_and_counted_as_embedded() -> None:
+    embedder = RecordingEmbedder()
+    shared = questions(embedder, batch_window_ms=0)
+    cached = metrics.QUESTION_EMBEDDINGS.labels("cached")
+    before = cached._value.get()
+    shared.prefetch("why does my loop never end")
+    shared.prefetch("why does my loop never end")  # asked twice at once: queued once
+    vector = await shared.embed("why does my loop never end")
+    assert embedder.calls == [["why does my loop never end"]]
+    np.testing.assert_allclose(vector, HashingEmbedder().embed_query("why does my loop never end"))
+    assert cached._value.get() == before  # embedded for this question, not a cache hit
+    await shared.embed("why does my loop never end")  # asked again later: the cache
+    assert cached._value.get() == before + 1
+
+
+async def test_a_prefetch_nobody_asks_for_fails_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    embedder = RecordingEmbedder()
+    shared = questions(embedder, batch_window_ms=0)
+    shared.prefetch("boom")  # refused at admission after all: nobody awaits it
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if embedder.calls:
+            break
+    await asyncio.sleep(0.01)
+    assert embedder.calls == [["boom"]]
+    assert "never retrieved" not in caplog.text

@@ -12,6 +12,7 @@ import asyncio
 import anthropic
 import psycopg
 import pytest
+from course_fixtures import HashingEmbedder
 from fake_anthropic import Reply
 
 MODEL = "claude-sonnet-4-6"
@@ -101,6 +102,26 @@ async def test_rate_limit_per_minute(make_gateway, hub) -> None:
         await ask(client)
     assert "questions a minute" in info.value.body["error"]["message"]
     assert info.value.response.headers["x-should-retry"] == "false"
+
+
+async def test_a_refused_student_gets_no_head_start_on_embedding(make_gateway, hub) -> None:
+    """Questions are embedded beside their admission, except a caller's just refused:
+    a flood of refused requests must not buy model time."""
+    gateway = await make_gateway(Metering__requests_per_minute=2)
+    embedder = HashingEmbedder()
+    embedded: list[str] = []
+    embed = embedder.embed_documents
+    embedder.embed_documents = lambda texts: embedded.extend(texts) or embed(texts)  # type: ignore[method-assign]
+    gateway.gateway.embedder = embedder
+    client = gateway.client(hub.token_for("student3", SCOPES))
+    await ask(client, "first question about loops")
+    await ask(client, "second question about loops")
+    for text in ("third question about loops", "fourth question about loops"):
+        with pytest.raises(anthropic.RateLimitError):
+            await ask(client, text)
+    await asyncio.sleep(0.2)  # a prefetch in flight would have reached the model by now
+    assert "third question about loops" in embedded  # before its first refusal
+    assert "fourth question about loops" not in embedded
 
 
 async def test_model_allow_list_and_max_tokens_cap(make_gateway, hub, fake_upstream) -> None:

@@ -46,6 +46,10 @@ class QuestionEmbedder(LoggingConfigurable):
         self.embedder = embedder
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._waiting: dict[str, asyncio.Future[Any]] = {}
+        #: The batch being embedded now.
+        self._running: dict[str, asyncio.Future[Any]] = {}
+        #: Questions embedded ahead of their search (:meth:`prefetch`), not yet searched.
+        self._prefetched: OrderedDict[str, bool] = OrderedDict()
         self._worker: asyncio.Task[None] | None = None
         # One thread: batches run one after another, never competing for the cores.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutor-embed")
@@ -53,18 +57,38 @@ class QuestionEmbedder(LoggingConfigurable):
     async def embed(self, text: str) -> Any:
         """The vector of ``text`` (a cleaned question)."""
         cached = self._cache.get(text)
+        prefetched = self._prefetched.pop(text, False)
         if cached is not None:
             self._cache.move_to_end(text)
-            metrics.QUESTION_EMBEDDINGS.labels("cached").inc()
+            if not prefetched:  # embedded for this very question, counted as embedded
+                metrics.QUESTION_EMBEDDINGS.labels("cached").inc()
             return cached
-        future = self._waiting.get(text)
+        # Shielded: one caller leaving (its client gone) must not cancel the others' vector.
+        return await asyncio.shield(self._queued(text))
+
+    def prefetch(self, text: str) -> None:
+        """Start embedding ``text`` now; a later :meth:`embed` of it waits for this one.
+
+        The gateway calls it as a question arrives, so the embedding runs while the
+        question is admitted and its policy read, not after."""
+        if self.cache_size > 0 and text not in self._cache:  # the cache hands it over
+            self._queued(text)
+            self._prefetched[text] = True
+            while len(self._prefetched) > max(self.cache_size, self.batch_max):
+                self._prefetched.popitem(last=False)  # never asked for (refused)
+
+    def _queued(self, text: str) -> asyncio.Future[Any]:
+        """The future of ``text``'s vector, queued for the next batch if it is not yet."""
+        future = self._waiting.get(text) or self._running.get(text)
         if future is None:
             future = asyncio.get_running_loop().create_future()
+            # a prefetched question nobody asks for after all (refused at admission):
+            # its failure is nobody's to raise
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._waiting[text] = future
             if self._worker is None:
                 self._worker = asyncio.create_task(self._work())
-        # Shielded: one caller leaving (its client gone) must not cancel the others' vector.
-        return await asyncio.shield(future)
+        return future
 
     async def _work(self) -> None:
         """Embed what is waiting, batch after batch, until nothing is."""
@@ -74,6 +98,8 @@ class QuestionEmbedder(LoggingConfigurable):
                 await asyncio.sleep(self.batch_window_ms / 1000)
                 texts = list(self._waiting)[: self.batch_max]
                 futures = [self._waiting.pop(t) for t in texts]
+                # still found by a caller asking for one of them while the batch runs
+                self._running = dict(zip(texts, futures, strict=True))
                 try:
                     vectors = await loop.run_in_executor(
                         self._executor, self.embedder.embed_queries, texts
@@ -90,6 +116,7 @@ class QuestionEmbedder(LoggingConfigurable):
                     if not future.done():
                         future.set_result(vector)
         finally:
+            self._running = {}
             self._worker = None
 
     def _remember(self, text: str, vector: Any) -> None:

@@ -20,7 +20,8 @@ everything they spent (``usage_daily``), reservations included, under the same r
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from traitlets.config import LoggingConfigurable
 from ..db import one_row
 from ..policy.config import CourseConfig
 from . import metrics
-from .errors import rate_limited
+from .errors import GatewayError, rate_limited
 
 #: USD per million tokens: input, output, cache write, cache read.  claude-sonnet-4-5
 #: reaches its end of life on 2026-11-30 (the default moved to 4.6); its price stays for
@@ -46,6 +47,10 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1},
 }
 _MILLION = Decimal(1_000_000)
+#: How long a refusal at admission withholds the early embedding of a user's questions,
+#: and how many refused users are remembered.
+_REFUSAL_MEMORY_SECONDS = 60.0
+_REFUSALS_KEPT = 10_000
 #: A conservative characters-per-token ratio for estimating input before the call.
 _CHARS_PER_TOKEN = 3
 
@@ -140,6 +145,24 @@ class Metering(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._open: Counter[str] = Counter()
+        #: When each user was last refused at admission (rate or budget), newest last.
+        self._refused: OrderedDict[str, float] = OrderedDict()
+
+    def refused_recently(self, user: str) -> bool:
+        """Whether admission refused ``user`` in the last minute (in this process).
+
+        The gateway starts embedding a question beside its admission, to take the
+        embedding off the answer's critical path; a caller being refused (flooding, out of
+        budget) gets no such head start, so refused requests never buy model time.
+        """
+        refused = self._refused.get(user)
+        return refused is not None and time.monotonic() - refused < _REFUSAL_MEMORY_SECONDS
+
+    def _note_refusal(self, user: str) -> None:
+        self._refused[user] = time.monotonic()
+        self._refused.move_to_end(user)
+        while len(self._refused) > _REFUSALS_KEPT:
+            self._refused.popitem(last=False)
 
     @contextmanager
     def open_slot(self, user: str) -> Iterator[None]:
@@ -203,6 +226,21 @@ class Metering(LoggingConfigurable):
         lower than asked when the budget is nearly used up (a shorter answer rather than
         none).
         """
+        try:
+            return await self._admit(conn, user, model, input_chars, max_tokens, course)
+        except GatewayError:
+            self._note_refusal(user)
+            raise
+
+    async def _admit(
+        self,
+        conn: AsyncConnection,
+        user: str,
+        model: str,
+        input_chars: int,
+        max_tokens: int,
+        course: CourseConfig | None,
+    ) -> Reservation:
         name = course.name if course is not None else None
         limits = [(self.budget(), None), (self.course_budget(course), name)]
         limits = [(budget, scope) for budget, scope in limits if budget]

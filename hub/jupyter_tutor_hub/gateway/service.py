@@ -227,6 +227,17 @@ class TutorGateway(LoggingConfigurable):
         finally:
             metrics.RETRIEVAL_SECONDS.observe(time.monotonic() - started)
 
+    def prefetch_question(self, user: str, question: str) -> None:
+        """Start embedding ``question`` as it arrives, beside its admission and policy,
+        unless nothing would search with it or ``user`` was just refused admission."""
+        if not (self.questions is not None and self.passages and question.strip()):
+            return
+        if self.metering.refused_recently(user):
+            return
+        from ..course.query import clean_question
+
+        self.questions.prefetch(clean_question(question))
+
     async def _search(self, course: str, question: str, k: int, mode: Mode) -> list[Any]:
         """Hybrid search with the question embedded in a shared batch."""
         from ..course.query import clean_question

@@ -98,6 +98,9 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         # the course's membership query), then the rate limit and the budget in one
         # transaction; only then policy and retrieval.
         with gateway.metering.open_slot(caller.name):
+            # The question's embedding (milliseconds of CPU, in a worker thread) runs
+            # beside admission and policy instead of after them.
+            gateway.prefetch_question(caller.name, request.question)
             # One connection: the published courses (the caller's course and its settings
             # among them), then admission, pipelined.
             async with gateway.preparing, gateway.pool.connection() as conn:
@@ -151,48 +154,29 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 passages = relevant(passages, gateway.offline_cutoff)
             passages = self._build_system(request, course, context, passages, decision)
             citations = citation_items(course, passages)
-            # The student's turn, the answer's row and the question's facts: one
-            # transaction, pipelined.
-            async with (
-                gateway.preparing,
-                gateway.pool.connection() as conn,
-                conn.pipeline(),
-                conn.transaction(),
-            ):
-                conversation = await gateway.store.open_turn(
-                    conn,
-                    user=user,
-                    conversation_id=conversation_id,
-                    course=course or None,
-                    context=context,
-                    user_content=request.params["messages"][-1].get("content"),
-                    request_id=self.request_id,
-                    instructors_may_read=decision.policy.course.instructors_read_conversations,
-                )
-                await guardrails.record_question(
-                    conn,
-                    decision,
-                    user=user,
-                    conversation_id=conversation,
-                    request_id=self.request_id,
-                )
-                self.answer_id = await gateway.store.start_answer(
-                    conn,
-                    conversation_id=conversation,
-                    request_id=self.request_id,
-                    citations=citations,
-                )
-            self.conversation_id = str(conversation)
-            self.set_header(CONVERSATION_HEADER, self.conversation_id)
-            self.set_header(CITATIONS_HEADER, encode_citations(citations))
             if decision.refuse:
                 events = guardrails.refusal_events()
             elif gateway.router.offline(request.model):
                 events = offline_events(request.question, passages, avoid=decision.policy.avoid)
             else:
                 events = None
+            # The model is asked while the turn is stored (both take milliseconds); its
+            # events are relayed only once the turn is stored.
+            opening = None
+            if request.stream and events is None:
+                opening = asyncio.ensure_future(gateway.router.open_stream(request.params))
+            try:
+                await self._open_turn(
+                    request, course, context, decision, citations, user, conversation_id
+                )
+            except BaseException:
+                if opening is not None:
+                    await _discard(opening)
+                raise
+            self.set_header(CONVERSATION_HEADER, self.conversation_id)
+            self.set_header(CITATIONS_HEADER, encode_citations(citations))
             if request.stream:
-                status = await self._relay(request, recorder, events, guard)
+                status = await self._relay(request, recorder, events, guard, opening)
             else:
                 status = await self._answer_once(request, recorder, events, guard)
         finally:
@@ -200,6 +184,50 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             # client that has seen the end of the answer always finds the turn stored.
             await self._record(reservation, recorder, status, guard)
             await self._send_stream_error()
+
+    async def _open_turn(
+        self,
+        request: MessagesRequest,
+        course: str,
+        context: TurnContext,
+        decision: Decision,
+        citations: list[dict[str, Any]],
+        user: str,
+        conversation_id: uuid.UUID | None,
+    ) -> None:
+        """Store the student's turn, the answer's row and the question's facts: one
+        transaction, pipelined."""
+        gateway = self.gateway
+        async with (
+            gateway.preparing,
+            gateway.pool.connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+        ):
+            conversation = await gateway.store.open_turn(
+                conn,
+                user=user,
+                conversation_id=conversation_id,
+                course=course or None,
+                context=context,
+                user_content=request.params["messages"][-1].get("content"),
+                request_id=self.request_id,
+                instructors_may_read=decision.policy.course.instructors_read_conversations,
+            )
+            await gateway.guardrails.record_question(
+                conn,
+                decision,
+                user=user,
+                conversation_id=conversation,
+                request_id=self.request_id,
+            )
+            self.answer_id = await gateway.store.start_answer(
+                conn,
+                conversation_id=conversation,
+                request_id=self.request_id,
+                citations=citations,
+            )
+        self.conversation_id = str(conversation)
 
     async def _prepare(
         self,
@@ -283,13 +311,16 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         recorder: AnswerRecorder,
         events: AsyncIterator[dict[str, Any]] | None,
         guard: AnswerGuard,
+        opening: asyncio.Future[Any] | None,
     ) -> str:
-        """Stream the answer event by event; return the turn's final status."""
+        """Stream the answer event by event (the model's, from ``opening``, when
+        ``events`` is None); return the turn's final status."""
         upstream = self.gateway.upstream
         stream = None
         if events is None:
+            assert opening is not None  # asked for beside the turn's storage
             # Errors here are plain 4xx/5xx; the router fails over to a fallback model.
-            stream, upstream = await self.gateway.router.open_stream(request.params)
+            stream, upstream = await opening
             events = aiter(stream)
             self._declare_tools(upstream)
         # The SDKs' transport (httpx2) raises its own errors when a stream breaks.
@@ -427,6 +458,14 @@ def _apply_course_model(
             model,
         )
 
+
+async def _discard(opening: asyncio.Future[Any]) -> None:
+    """Call off a model request whose turn could not be stored (closing its stream if it
+    had opened)."""
+    opening.cancel()
+    with contextlib.suppress(BaseException):
+        stream, _ = await opening
+        await stream.close()
 
 
 def _situation(header: dict[str, Any]) -> Situation:
