@@ -166,14 +166,14 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
             if request.stream and events is None:
                 opening = asyncio.ensure_future(gateway.router.open_stream(request.params))
             try:
-                await self._open_turn(
+                stored = await self._open_turn(
                     request, course, context, decision, citations, user, conversation_id
                 )
             except BaseException:
                 if opening is not None:
                     await _discard(opening)
                 raise
-            self.set_header(CONVERSATION_HEADER, self.conversation_id)
+            self.set_header(CONVERSATION_HEADER, stored)
             self.set_header(CITATIONS_HEADER, encode_citations(citations))
             if request.stream:
                 status = await self._relay(request, recorder, events, guard, opening)
@@ -194,9 +194,9 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
         citations: list[dict[str, Any]],
         user: str,
         conversation_id: uuid.UUID | None,
-    ) -> None:
+    ) -> str:
         """Store the student's turn, the answer's row and the question's facts: one
-        transaction, pipelined."""
+        transaction, pipelined; return the conversation's id."""
         gateway = self.gateway
         async with (
             gateway.preparing,
@@ -228,6 +228,7 @@ class MessagesHandler(EventStreamMixin, GatewayHandler):
                 citations=citations,
             )
         self.conversation_id = str(conversation)
+        return self.conversation_id
 
     async def _prepare(
         self,
