@@ -95,3 +95,48 @@ def test_a_search_never_returns_another_courses_chunk(campus, mode) -> None:
     for course in ("small", "crowd-07"):
         hits = search(pool, FixedQuery(query), course, "small chunk", 10, mode=mode)
         assert hits and all(h.text.startswith(f"{course} chunk") for h in hits)
+
+
+@pytest.fixture(scope="module")
+def common_words(pg_server: EmbeddedPostgres):
+    """A course of 1,500 chunks: 5 about comments, 1,205 with "list", all with "python"."""
+    url = pg_server.create_database(f"course_common_{os.getpid()}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        register_vector(conn)
+        conn.execute(
+            "INSERT INTO courses (id, embedding_model, embedding_dim) VALUES ('big', %s, %s)",
+            (MODEL, DIM),
+        )
+        document = conn.execute(
+            "INSERT INTO documents (course_id, path, kind, content_hash)"
+            " VALUES ('big', 'notes.ipynb', 'notebook', 'x') RETURNING id"
+        ).fetchone()[0]
+        vector = unit(np.ones(DIM))
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY chunks (document_id, course_id, ordinal, cell_index, cell_end, heading, text,"
+                " content_hash, embedding, embedding_dim) FROM STDIN"
+            ) as copy,
+        ):
+            for n in range(1500):
+                text = (
+                    "python list comment" if n < 5 else "python list loop" if n < 1205 else "python"
+                )
+                copy.write_row((document, "big", n, n, n, "", text, f"h{n}", vector, DIM))
+        count_terms(conn, "big")
+        conn.execute("ANALYZE chunks")
+    pool = Database(url=url).open_pool()
+    yield pool
+    pool.close()
+
+
+def test_common_words_do_not_make_a_large_course_scored_whole(common_words) -> None:
+    """``MAX_SELECTED_CHUNKS``: "list" (1,205 chunks) and "python" (all) would select most
+    of the course; the rarest word selects, the others only add to the score."""
+    hits = search(common_words, None, "big", "python list comment", 50, mode="text")
+    assert [h.text for h in hits] == ["python list comment"] * 5
+    # A question of common words only still finds passages: its rarest word selects.
+    hits = search(common_words, None, "big", "python list", 10, mode="text")
+    assert len(hits) == 10 and all("list" in h.text for h in hits)

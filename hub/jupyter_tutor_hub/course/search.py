@@ -40,6 +40,11 @@ MAX_WORDS = 32
 #: Words in more than this share of a course's chunks only score, never select candidates
 #: (the three rarest words of a question always select).
 COMMON_WORD_SHARE = 0.05
+#: Selecting words are taken, rarest first, while the chunks they appear in add up to at
+#: most this many (the rarest always selects): a question of common words ("should I use
+#: python 2 or 3?") otherwise scores most of a large course, and a course's text search
+#: takes about 5 µs a scored chunk here.  Courses of fewer chunks never reach it.
+MAX_SELECTED_CHUNKS = 1000
 
 Mode = Literal["hybrid", "vector", "text"]
 MODES: tuple[Mode, ...] = ("hybrid", "vector", "text")
@@ -160,10 +165,14 @@ _TEXT = sql.SQL(
     "  WHERE c.id = %(course)s"
     "   AND t.lexeme = ANY(tsvector_to_array(to_tsvector('english', %(question)s)))"
     "  ORDER BY t.chunks LIMIT {max_words}"
+    "), ranked AS ("
+    "  SELECT query, df, row_number() OVER w AS n, sum(df) OVER w AS reach FROM words"
+    "  WINDOW w AS (ORDER BY df, query::text ROWS UNBOUNDED PRECEDING)"
     "), selecting AS ("
-    "  SELECT string_agg(query::text, ' | ')::tsquery AS query FROM words"
-    "  WHERE df <= (SELECT {common} * student_chunks FROM courses WHERE id = %(course)s)"
-    "   OR df <= coalesce((SELECT df FROM words ORDER BY df OFFSET 2 LIMIT 1), 2147483647)"
+    "  SELECT string_agg(query::text, ' | ')::tsquery AS query FROM ranked"
+    "  WHERE (df <= (SELECT {common} * student_chunks FROM courses WHERE id = %(course)s)"
+    "    OR df <= coalesce((SELECT df FROM words ORDER BY df OFFSET 2 LIMIT 1), 2147483647))"
+    "   AND (n = 1 OR reach <= {most})"
     "), found AS MATERIALIZED ("
     "  SELECT c.id, c.tsv || ''::tsvector AS tsv FROM chunks c"
     "  WHERE c.course_id = %(course)s AND c.visibility = 'student'"
@@ -172,7 +181,11 @@ _TEXT = sql.SQL(
     " SELECT f.id, (SELECT sum(w.idf * ts_rank(f.tsv, w.query, 32)) FROM words w"
     "  WHERE f.tsv @@ w.query) AS rank"
     " FROM found f ORDER BY rank DESC, f.id LIMIT %(n)s"
-).format(max_words=sql.Literal(MAX_WORDS), common=sql.Literal(COMMON_WORD_SHARE))
+).format(
+    max_words=sql.Literal(MAX_WORDS),
+    common=sql.Literal(COMMON_WORD_SHARE),
+    most=sql.Literal(MAX_SELECTED_CHUNKS),
+)
 
 _NONE = sql.SQL("SELECT NULL::bigint AS id, NULL::float8 AS {} WHERE false")
 
