@@ -7,6 +7,7 @@ retrieval is only right if those vectors are the ones passages were embedded wit
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,20 @@ def test_a_model_the_export_cannot_run_stays_on_torch(
     assert embedder.query_backend == "torch"
     assert "embedded with torch" in caplog.text
     np.testing.assert_allclose(vector, real_embedder().embed_documents(TEXTS[:1])[0], atol=1e-6)
+
+
+def test_a_home_it_cannot_write_gets_a_private_temporary_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container's read-only root filesystem: the export goes to a temporary folder.
+    (The cache's parent is a file, which even root cannot make a folder in.)"""
+    not_a_folder = tmp_path / "home-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_folder / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    embedder = SentenceTransformerEmbedder()
+    vector = embedder.embed_query(TEXTS[0])
+    assert embedder.query_backend == "onnx"
+    assert list((tmp_path / "tmp").glob("jupyter-tutor-onnx-*/*/model.onnx"))
+    np.testing.assert_allclose(vector, real_embedder().embed_documents(TEXTS[:1])[0], atol=1e-5)

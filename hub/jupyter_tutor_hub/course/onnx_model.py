@@ -110,13 +110,20 @@ def load(
         import tokenizers  # noqa: F401
     except ImportError as err:
         raise OnnxUnsupported(f"onnxruntime is not installed ({err.name})") from err
-    folder = cache_dir() / fingerprint(model_path)
+    key = fingerprint(model_path)
+    folder = cache_dir() / key
     if (folder / "model.onnx").exists():
         try:
             return OnnxTextModel(folder, threads, normalize)
         except Exception:  # a damaged export (a full disk, an edited file): made again
             shutil.rmtree(folder, ignore_errors=True)
-    export(sentence_model(), folder)
+    try:
+        export(sentence_model(), folder)
+    except OSError:
+        # A home the process cannot write (a container's read-only root filesystem): an
+        # export of its own in a new private temporary folder, made again at each start.
+        folder = Path(tempfile.mkdtemp(prefix="jupyter-tutor-onnx-")) / key
+        export(sentence_model(), folder)
     return OnnxTextModel(folder, threads, normalize)
 
 
