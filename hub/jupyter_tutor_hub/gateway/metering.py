@@ -226,21 +226,6 @@ class Metering(LoggingConfigurable):
         lower than asked when the budget is nearly used up (a shorter answer rather than
         none).
         """
-        try:
-            return await self._admit(conn, user, model, input_chars, max_tokens, course)
-        except GatewayError:
-            self._note_refusal(user)
-            raise
-
-    async def _admit(
-        self,
-        conn: AsyncConnection,
-        user: str,
-        model: str,
-        input_chars: int,
-        max_tokens: int,
-        course: CourseConfig | None,
-    ) -> Reservation:
         name = course.name if course is not None else None
         limits = [(self.budget(), None), (self.course_budget(course), name)]
         limits = [(budget, scope) for budget, scope in limits if budget]
@@ -249,27 +234,31 @@ class Metering(LoggingConfigurable):
         # Two round trips: the statements up to the lock and the reads in one pipeline, the
         # reservation and the commit in another.  The server runs them in order, so the
         # reservations are summed only once the user's day is locked, as before.
-        async with conn.pipeline(), conn.transaction():
-            today = await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")
-            window = await self._count_request(conn, user) if self.requests_per_minute else None
-            if limits:
-                await _lock_day(conn, user)
-            spent = [await _spent(conn, user, scope) for _, scope in limits]
-            (day,) = one_row(await today.fetchone())
-            if window is not None:
-                await self._check_window(window)
-            if not limits:
-                return Reservation(None, user, day, max_tokens, name)
-            reserved, output_tokens = await self._reserve(
-                conn,
-                user,
-                day,
-                model,
-                input_chars,
-                max_tokens,
-                name,
-                zip(limits, spent, strict=True),
-            )
+        try:
+            async with conn.pipeline(), conn.transaction():
+                today = await conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date")
+                window = await self._count_request(conn, user) if self.requests_per_minute else None
+                if limits:
+                    await _lock_day(conn, user)
+                spent = [await _spent(conn, user, scope) for _, scope in limits]
+                (day,) = one_row(await today.fetchone())
+                if window is not None:
+                    await self._check_window(window)
+                if not limits:
+                    return Reservation(None, user, day, max_tokens, name)
+                reserved, output_tokens = await self._reserve(
+                    conn,
+                    user,
+                    day,
+                    model,
+                    input_chars,
+                    max_tokens,
+                    name,
+                    zip(limits, spent, strict=True),
+                )
+        except GatewayError:  # refused: no head start for this user's next questions
+            self._note_refusal(user)
+            raise
         (reservation_id,) = one_row(await reserved.fetchone())
         return Reservation(reservation_id, user, day, output_tokens, name)
 
