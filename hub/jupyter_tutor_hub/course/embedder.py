@@ -132,7 +132,7 @@ class SentenceTransformerEmbedder(Embedder):
                         self.query_threads,
                         self.normalize,
                     )
-                except onnx_model.OnnxUnsupported as err:
+                except (onnx_model.OnnxUnsupported, OSError) as err:  # OSError: no disk
                     self.log.warning(
                         "Questions are embedded with torch: %s cannot run through ONNX "
                         "Runtime (%s)",
