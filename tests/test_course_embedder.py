@@ -7,6 +7,8 @@ retrieval is only right if those vectors are the ones passages were embedded wit
 
 from __future__ import annotations
 
+import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -54,6 +56,21 @@ def test_a_second_start_loads_the_export_without_the_torch_model(cache: Path) ->
     )
 
 
+def test_an_export_replaces_the_older_exports_of_its_model(cache: Path) -> None:
+    """The model's files changed (a reinstall): the new export is made, the old one goes;
+    another model's export stays."""
+    embedder = SentenceTransformerEmbedder()
+    embedder.embed_query("export it")
+    (current,) = cache.iterdir()
+    settings = json.loads((current / "settings.json").read_text())
+    for name, source in (("older", settings["model_path"]), ("other", "another/model")):
+        shutil.copytree(current, cache / name)
+        (cache / name / "settings.json").write_text(json.dumps(settings | {"model_path": source}))
+    shutil.rmtree(current)  # as if the model's files had changed since that export
+    SentenceTransformerEmbedder().embed_query("export it again")
+    assert sorted(p.name for p in cache.iterdir()) == sorted([current.name, "other"])
+
+
 def test_a_damaged_export_is_made_again(cache: Path) -> None:
     SentenceTransformerEmbedder().embed_query("export it")
     (export,) = cache.iterdir()
@@ -72,7 +89,7 @@ def test_a_model_the_export_cannot_run_stays_on_torch(
 
     model = real_embedder().model
     with pytest.raises(onnx_model.OnnxUnsupported, match="mean pooling"):
-        onnx_model.export([model[0], ClsPooling()], cache / "cls")
+        onnx_model.export([model[0], ClsPooling()], cache / "cls", "cls-model")
     assert not cache.exists() or not any(cache.iterdir())
 
     def unsupported(*args: object) -> None:

@@ -118,16 +118,30 @@ def load(
         except Exception:  # a damaged export (a full disk, an edited file): made again
             shutil.rmtree(folder, ignore_errors=True)
     try:
-        export(sentence_model(), folder)
+        export(sentence_model(), folder, model_path)
+        _prune(folder, model_path)
     except OSError:
         # A home the process cannot write (a container's read-only root filesystem): an
         # export of its own in a new private temporary folder, made again at each start.
         folder = Path(tempfile.mkdtemp(prefix="jupyter-tutor-onnx-")) / key
-        export(sentence_model(), folder)
+        export(sentence_model(), folder, model_path)
     return OnnxTextModel(folder, threads, normalize)
 
 
-def export(model: Any, folder: Path) -> None:
+def _prune(folder: Path, model_path: str) -> None:
+    """Remove the cache's older exports of the same model (its files changed since)."""
+    for other in folder.parent.iterdir():
+        if other == folder or other.name.startswith("."):
+            continue
+        try:
+            source = json.loads((other / "settings.json").read_text()).get("model_path")
+        except (OSError, ValueError):
+            continue
+        if source == model_path:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def export(model: Any, folder: Path, model_path: str) -> None:
     """Export a Transformer + mean Pooling (+ Normalize) sentence-transformers model into
     ``folder`` (written beside it, then renamed: concurrent exports cannot mix)."""
     import torch
@@ -158,7 +172,8 @@ def export(model: Any, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        _export_into(staging, Hidden(), model, transformer, tokenizer, extra == ["Normalize"])
+        normalize = extra == ["Normalize"]
+        _export_into(staging, Hidden(), model, transformer, tokenizer, normalize, model_path)
         try:
             staging.rename(folder)
         except OSError:
@@ -169,7 +184,13 @@ def export(model: Any, folder: Path) -> None:
 
 
 def _export_into(
-    staging: Path, net: Any, model: Any, transformer: Any, tokenizer: Any, normalize: bool
+    staging: Path,
+    net: Any,
+    model: Any,
+    transformer: Any,
+    tokenizer: Any,
+    normalize: bool,
+    model_path: str,
 ) -> None:
     """Write the graph, the tokenizer and the settings; check them against ``model``."""
     import torch
@@ -197,6 +218,7 @@ def _export_into(
         "max_length": transformer.max_seq_length,
         "pad_id": transformer.tokenizer.pad_token_id or 0,
         "normalize": normalize,
+        "model_path": model_path,  # older exports of the same model are pruned by it
     }
     (staging / "settings.json").write_text(json.dumps(settings))
     exported = OnnxTextModel(staging).embed(PROBES)
