@@ -146,12 +146,15 @@ class TutorExtension(ExtensionApp):
         token = getattr(getattr(self.serverapp, "identity_provider", None), "token", "") or ""
 
         async def ready() -> None:
-            # Single-user mode only: the gateway, its database and the user's own model key
-            # live in this very server (no hub, no trust boundary to keep), so a failure to
-            # start is about that local database.
+            # Single-user mode only (DESIGN.md, "Modes": no hub, the user's own key): the
+            # gateway, its database and the key live in this very server, so there is no
+            # trust boundary to keep and a failure to start is about that local database.
+            # In multi-user mode this code never runs: the student's server is given only
+            # TUTOR_GATEWAY_URL and its hub token, never the key or the database URL.
             try:
                 await self._local_gateway.ready
             except Exception as err:
+                # single-user mode: the database URL is the user's own setting here
                 raise ChatError(
                     "unavailable",
                     f"The tutor's local service could not start: {err}. Check the server's "
