@@ -128,7 +128,7 @@ class SentenceTransformerEmbedder(Embedder):
                 try:
                     self._questions = onnx_model.load(
                         self.model_path,
-                        lambda: self._load_torch_model(),
+                        self._load_torch_model,
                         self.query_threads,
                         self.normalize,
                     )
