@@ -128,3 +128,16 @@ async def test_a_prefetch_nobody_asks_for_fails_quietly(caplog: pytest.LogCaptur
     await asyncio.sleep(0.01)
     assert embedder.calls == [["boom"]]
     assert "never retrieved" not in caplog.text
+
+
+async def test_a_huge_question_is_embedded_from_its_start_only() -> None:
+    """A 2 MB paste: the model reads its first 256 tokens anyway; embedding (tokenizing)
+    all of it would hold the one embedding thread for seconds, and key the cache with it."""
+    embedder = RecordingEmbedder()
+    shared = questions(embedder, batch_window_ms=0, max_chars=1000)
+    huge = "why does my loop never end " * 80_000
+    shared.prefetch(huge)
+    vector = await shared.embed(huge)
+    assert embedder.calls == [[huge[:1000]]]
+    np.testing.assert_allclose(vector, HashingEmbedder().embed_query(huge[:1000]))
+    assert all(len(text) <= 1000 for text in shared._cache)

@@ -41,6 +41,14 @@ class QuestionEmbedder(LoggingConfigurable):
         help="Recent questions whose embeddings are kept (about 1.5 KiB each); 0: no cache.",
     ).tag(config=True)
 
+    max_chars = Integer(
+        16_384,
+        help="""Characters of a question that are embedded (and key the cache). The model
+        reads its first 256 tokens only; a 2 MB paste would otherwise cost seconds of the
+        one embedding thread that every student's question waits for, and megabytes of
+        cache.""",
+    ).tag(config=True)
+
     def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.embedder = embedder
@@ -56,6 +64,7 @@ class QuestionEmbedder(LoggingConfigurable):
 
     async def embed(self, text: str) -> Any:
         """The vector of ``text`` (a cleaned question)."""
+        text = text[: self.max_chars]
         cached = self._cache.get(text)
         prefetched = self._prefetched.pop(text, False)
         if cached is not None:
@@ -71,6 +80,7 @@ class QuestionEmbedder(LoggingConfigurable):
 
         The gateway calls it as a question arrives, so the embedding runs while the
         question is admitted and its policy read, not after."""
+        text = text[: self.max_chars]
         if self.cache_size > 0 and text not in self._cache:  # the cache hands it over
             self._queued(text)
             self._prefetched[text] = True
