@@ -73,6 +73,93 @@ def test_vectors_and_full_text_work(database: Database) -> None:
     assert row[1] is True
 
 
+def _vector(value: float, dimension: int = 384) -> str:
+    return "[" + ",".join([str(value)] * dimension) + "]"
+
+
+def test_chunks_move_into_a_partition_per_course_with_their_indexes(
+    empty_database_url: str,
+) -> None:
+    """Migration 0120 on a hub with data: every chunk kept, each course in its own table,
+    every embedding dimension in use indexed, and searches read only their course's."""
+    migrations = bundled_migrations()
+    before = [m for m in migrations if m.version < 120]
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrate(conn, before)
+        for course, dimension in (("intro", 384), ("data", 8)):
+            conn.execute(
+                "INSERT INTO courses (id, embedding_dim) VALUES (%s, %s)", (course, dimension)
+            )
+            doc = conn.execute(
+                "INSERT INTO documents (course_id, path, kind, content_hash)"
+                " VALUES (%s, 'a.ipynb', 'notebook', 'h') RETURNING id",
+                (course,),
+            ).fetchone()[0]
+            for ordinal in range(3):
+                conn.execute(
+                    "INSERT INTO chunks (document_id, course_id, ordinal, text, content_hash,"
+                    " embedding, embedding_dim) VALUES (%s, %s, %s, %s, 'h', %s::vector, %s)",
+                    (
+                        doc,
+                        course,
+                        ordinal,
+                        f"{course} loops {ordinal}",
+                        _vector(0.1 + ordinal, dimension),
+                        dimension,
+                    ),
+                )
+        ids = conn.execute("SELECT id, course_id, text FROM chunks ORDER BY id").fetchall()
+
+        assert migrate(conn) == [m.version for m in migrations if m.version >= 120]
+
+        assert conn.execute("SELECT id, course_id, text FROM chunks ORDER BY id").fetchall() == ids
+        tables = dict(
+            conn.execute(
+                "SELECT obj_description(inhrelid, 'pg_class'), inhrelid::regclass::text"
+                " FROM pg_inherits WHERE inhparent = 'chunks'::regclass"
+            ).fetchall()
+        )
+        assert set(tables) == {"Chunks of course intro", "Chunks of course data"}
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'"
+            ).fetchall()
+        }
+        assert {"chunks_embedding_384", "chunks_embedding_8", "chunks_tsv"} <= indexes
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT id FROM chunks WHERE course_id = 'data'"
+                " AND tsv @@ plainto_tsquery('english', 'loops')"
+            ).fetchall()
+        )
+        assert tables["Chunks of course data"] in plan
+        assert tables["Chunks of course intro"] not in plan
+
+        # A course created later gets its own table as its row is inserted (any id: ids
+        # are free text), and its chunks continue the same ids.
+        odd = "pandas: the 2nd 'edition'"
+        conn.execute("INSERT INTO courses (id) VALUES (%s)", (odd,))
+        doc = conn.execute(
+            "INSERT INTO documents (course_id, path, kind, content_hash)"
+            " VALUES (%s, 'b.ipynb', 'notebook', 'h') RETURNING id",
+            (odd,),
+        ).fetchone()[0]
+        new_id = conn.execute(
+            "INSERT INTO chunks (document_id, course_id, ordinal, text, content_hash)"
+            " VALUES (%s, %s, 0, 'groupby', 'h') RETURNING id",
+            (doc, odd),
+        ).fetchone()[0]
+        assert new_id > max(r[0] for r in ids)
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'chunks'::regclass"
+            ).fetchone()[0]
+            == 3
+        )
+
+
 def test_url_setting_is_used_as_given(database_url: str, tmp_path) -> None:
     db = Database(url=database_url, data_dir=str(tmp_path / "unused"))
     assert db.resolve_url() == database_url

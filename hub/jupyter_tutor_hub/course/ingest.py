@@ -268,8 +268,8 @@ def _store_document(
     with conn.transaction():
         stored = conn.execute(
             "SELECT c.id, c.content_hash FROM chunks c JOIN documents d ON d.id = c.document_id"
-            " WHERE d.course_id = %s AND d.path = %s",
-            (course, document.path),
+            " WHERE c.course_id = %(course)s AND d.course_id = %(course)s AND d.path = %(path)s",
+            {"course": course, "path": document.path},
         ).fetchall()
     ids_by_hash: dict[str, list[int]] = defaultdict(list)
     for chunk_id, content_hash in stored:
@@ -304,12 +304,14 @@ def _store_document(
         )[0]
         with conn.cursor() as cur:
             if removed:
-                cur.execute("DELETE FROM chunks WHERE id = ANY(%s)", (removed,))
+                cur.execute(
+                    "DELETE FROM chunks WHERE course_id = %s AND id = ANY(%s)", (course, removed)
+                )
             cur.executemany(
                 "UPDATE chunks SET ordinal = %(ordinal)s, cell_index = %(cell_index)s,"
                 " cell_end = %(cell_end)s, kind = %(kind)s, visibility = %(visibility)s,"
-                " metadata = %(metadata)s WHERE id = %(id)s",
-                [{**_columns(chunk), "id": chunk_id} for chunk_id, chunk in kept],
+                " metadata = %(metadata)s WHERE course_id = %(course)s AND id = %(id)s",
+                [{**_columns(chunk), "id": chunk_id, "course": course} for chunk_id, chunk in kept],
             )
             cur.executemany(
                 "INSERT INTO chunks (document_id, course_id, ordinal, cell_index, cell_end,"
@@ -412,8 +414,9 @@ def _remove_documents(
             conn.execute(
                 "WITH gone AS (DELETE FROM documents WHERE course_id = %s AND path = ANY(%s)"
                 " RETURNING id)"
-                " SELECT count(*) FROM chunks WHERE document_id IN (SELECT id FROM gone)",
-                (course, sorted(paths)),
+                " SELECT count(*) FROM chunks"
+                " WHERE course_id = %s AND document_id IN (SELECT id FROM gone)",
+                (course, sorted(paths), course),
             ).fetchone()
         )[0]
     summary.files_removed += len(paths)

@@ -131,7 +131,7 @@ _CANDIDATES = sql.SQL(
     " vec.distance, txt.rank"
     " FROM chunks c JOIN documents d ON d.id = c.document_id"
     " LEFT JOIN vec ON vec.id = c.id LEFT JOIN txt ON txt.id = c.id"
-    " WHERE c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)"
+    " WHERE c.course_id = %(course)s AND c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)"
 )
 
 _VECTOR = sql.SQL(
@@ -153,9 +153,9 @@ _VECTOR_EXACT = sql.SQL(
 #: at this size); larger ones through the HNSW index, with pgvector's iterative scan.
 EXACT_SEARCH_CHUNKS = 20_000
 
-#: The course's matching chunks come from the (course_id, tsv) index (migration 0110) and
-#: each tsvector is copied out of TOAST once (``|| ''``), then every word is scored against
-#: the copy: joined to the words, each ``@@`` and ``ts_rank`` fetched it from TOAST again
+#: The course's matching chunks come from its own partition's full-text index (migration
+#: 0120) and each tsvector is copied out of TOAST once (``|| ''``), then every word is scored
+#: against the copy: joined to the words, each ``@@`` and ``ts_rank`` fetched it from TOAST again
 #: and the sort carried it (one question at 60 courses of 5,000: 3.7 ms instead of 18).
 _TEXT = sql.SQL(
     "WITH words AS ("
