@@ -7,7 +7,7 @@ pace), a minimal relay (``minimal_relay.py``: forwards bytes, nothing else) and 
 JupyterHub with the gateway as a managed service, with a daily budget and a rate limit so
 every question reserves and settles budget.  Then, at each concurrency level, the same
 streaming questions from distinct students (one hub user and token each), one path at a
-time:
+time (one student: one question per path in turn, round after round):
 
 - ``direct``: the anthropic SDK straight to the fake;
 - ``relay``: the same SDK through the minimal relay (the physical floor of relaying);
@@ -126,26 +126,52 @@ def ask_openai(client: openai.AsyncOpenAI) -> Asker:
     return one
 
 
+class Samples:
+    """What one path's questions took, gathered over one or more bursts."""
+
+    def __init__(self) -> None:
+        self.ttft: list[float] = []
+        self.total: list[float] = []
+        self.errors: list[str] = []
+        self.peak_rss = 0
+
+    async def burst(self, askers: list[Asker], concurrency: int, sample_rss=None) -> None:
+        """``concurrency`` questions at once, question n from student n."""
+        tasks = [asyncio.create_task(askers[n](n)) for n in range(concurrency)]
+        while sample_rss and not all(t.done() for t in tasks):
+            self.peak_rss = max(self.peak_rss, sample_rss())
+            await asyncio.sleep(0.05)
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, BaseException):
+                self.errors.append(type(result).__name__ + ": " + str(result)[:200])
+            else:
+                self.ttft.append(result[0])
+                self.total.append(result[1])
+
+    def summary(self) -> dict[str, Any]:
+        summary = latency_summary(self.ttft, self.total, self.errors)
+        return summary | {"peak_rss_bytes": self.peak_rss}
+
+
 async def run_level(
     askers: list[Asker], concurrency: int, rounds: int, sample_rss=None
 ) -> dict[str, Any]:
     """``rounds`` bursts of ``concurrency`` questions, question n from student n."""
-    ttft: list[float] = []
-    total: list[float] = []
-    errors: list[str] = []
-    peak = 0
+    samples = Samples()
     for _ in range(rounds):
-        tasks = [asyncio.create_task(askers[n](n)) for n in range(concurrency)]
-        while sample_rss and not all(t.done() for t in tasks):
-            peak = max(peak, sample_rss())
-            await asyncio.sleep(0.05)
-        for result in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(result, BaseException):
-                errors.append(type(result).__name__ + ": " + str(result)[:200])
-            else:
-                ttft.append(result[0])
-                total.append(result[1])
-    return latency_summary(ttft, total, errors) | {"peak_rss_bytes": peak}
+        await samples.burst(askers, concurrency, sample_rss)
+    return samples.summary()
+
+
+async def alternated(paths: dict[str, list[Asker]], rounds: int, sample_rss=None) -> dict[str, Any]:
+    """One student's questions, one path after the other in every round: a few
+    milliseconds apart, each path sees the same moments of this shared machine (run one
+    path after another, the direct path alone moved by 10 ms between runs)."""
+    samples = {name: Samples() for name in paths}
+    for _ in range(rounds):
+        for name, askers in paths.items():
+            await samples[name].burst(askers, 1, sample_rss if name == "gateway" else None)
+    return {name: s.summary() for name, s in samples.items()}
 
 
 #: py-spy from this Python's environment (the test extra installs it beside python).
@@ -314,6 +340,19 @@ async def measure(
         rounds = 30 if concurrency == 1 else (3 if concurrency <= 50 else 1)
         row: dict[str, Any] = {}
         await panels_open(http, urls["gateway"], tokens[:concurrency])
+        if concurrency == 1:
+            profiler.start("gateway_1")  # every path runs while it samples the gateway
+            row = await alternated(paths, rounds, lambda: gateway.memory_info().rss)
+            hot = profiler.stop("gateway_1")
+            if hot:
+                report["profiles"]["1"] = hot
+            answered_via_gateway += sum(
+                row[name]["requests"] - row[name]["errors"]
+                for name in paths
+                if name.startswith("gateway")
+            )
+            report["levels"]["1"] = row | added(row, concurrency, idle_rss)
+            continue
         for name, askers in paths.items():
             sample = (lambda: gateway.memory_info().rss) if name == "gateway" else None
             if name == "gateway":

@@ -1,13 +1,15 @@
 """Hybrid course search in PostgreSQL: HNSW vector search and full-text search, fused.
 
-One statement fetches both candidate lists for a course (student-visible chunks only):
-the nearest chunks by cosine distance through the partial HNSW index of the course's
-embedding dimension, and the best full-text matches.  Full-text ranking weighs each
-question word by its rarity in the course (BM25's inverse document frequency, from the
-word counts ingest keeps in ``course_terms``) times ``ts_rank`` of the word in the chunk,
-in which a heading counts more than body text: plain ``ts_rank`` of an OR query lets
-common words ("list", "python") drown the telling ones.  Candidates come from the rarer
-words only (common ones just add to the score), which keeps large courses fast.
+One statement fetches both candidate lists for a course (student-visible chunks only),
+from the course's own partition of ``chunks`` (migration 0120), so its cost is the course's
+whatever the hub holds: the nearest chunks by cosine distance (every chunk compared, or in
+very large courses through the course's own HNSW graph), and the best full-text matches.
+Full-text ranking weighs each question word by its rarity in the course (BM25's inverse
+document frequency, from the word counts ingest keeps in ``course_terms``) times
+``ts_rank`` of the word in the chunk, in which a heading counts more than body text:
+plain ``ts_rank`` of an OR query lets common words ("list", "python") drown the telling
+ones.  Candidates come from the rarer words only (common ones just add to the score),
+which keeps large courses fast.
 
 The two lists are fused by a weighted sum of their scores, each min-max normalised over
 its candidates; ``bench/retrieval_quality.py`` measured it against reciprocal rank
@@ -150,7 +152,8 @@ _VECTOR_EXACT = sql.SQL(
 )
 
 #: Courses up to this many student-visible chunks are searched exactly (a few milliseconds
-#: at this size); larger ones through the HNSW index, with pgvector's iterative scan.
+#: at this size); larger ones through their partition's HNSW index, with pgvector's
+#: iterative scan (which passes over the protected chunks the graph also holds).
 EXACT_SEARCH_CHUNKS = 20_000
 
 #: The course's matching chunks come from its own partition's full-text index (migration

@@ -1,9 +1,10 @@
 """The partial HNSW indexes over chunk embeddings, one per embedding dimension.
 
 ``chunks.embedding`` is an untyped ``vector`` so courses may use different models; each
-dimension gets its own partial index over ``embedding::vector(N)``.  Searches must use
-exactly :func:`embedding_expression` and the ``embedding_dim = N`` predicate, with ``N`` a
-literal, or PostgreSQL cannot use the index.  The migration creates the index for 384
+dimension gets its own partial index over ``embedding::vector(N)``, made on every course's
+partition of ``chunks`` (migration 0120), so each course has a graph of its own.  Searches
+must use exactly :func:`embedding_expression` and the ``embedding_dim = N`` predicate, with
+``N`` a literal, or PostgreSQL cannot use the index.  The migration creates the index for 384
 dimensions (the default model); others are created the first time a course needs them.
 """
 
