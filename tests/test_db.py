@@ -152,6 +152,13 @@ def test_chunks_move_into_a_partition_per_course_with_their_indexes(
             (doc, odd),
         ).fetchone()[0]
         assert new_id > max(r[0] for r in ids)
+        # Every course's vectors stay in its rows (migration 0100), new courses' too.
+        storage = conn.execute(
+            "SELECT DISTINCT a.attstorage FROM pg_inherits i JOIN pg_attribute a"
+            " ON a.attrelid = i.inhrelid AND a.attname = 'embedding'"
+            " WHERE i.inhparent = 'chunks'::regclass"
+        ).fetchall()
+        assert storage == [("m",)]
         assert (
             conn.execute(
                 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'chunks'::regclass"

@@ -23,7 +23,6 @@ DECLARE
 BEGIN
     IF to_regclass(quote_ident(name)) IS NULL THEN
         EXECUTE format('CREATE TABLE %I PARTITION OF chunks FOR VALUES IN (%L)', name, course);
-        EXECUTE format('ALTER TABLE %I ALTER COLUMN embedding SET STORAGE MAIN', name);
         EXECUTE format('COMMENT ON TABLE %I IS %L', name, 'Chunks of course ' || course);
     END IF;
 END $$;
@@ -38,27 +37,13 @@ END $$;
 ALTER TABLE chunks RENAME TO chunks_before_0120;
 ALTER SEQUENCE chunks_id_seq OWNED BY NONE;
 
+-- The same columns (defaults, the generated full-text vector, checks, storage) as before.
 CREATE TABLE chunks (
-    id             bigint NOT NULL DEFAULT nextval('chunks_id_seq'),
-    document_id    bigint NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    course_id      text NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
-    ordinal        integer NOT NULL,
-    cell_index     integer,
-    cell_end       integer,
-    heading        text NOT NULL DEFAULT '',
-    kind           text NOT NULL DEFAULT 'markdown',
-    text           text NOT NULL,
-    content_hash   text NOT NULL,
-    visibility     text NOT NULL DEFAULT 'student' CHECK (visibility IN ('student', 'protected')),
-    metadata       jsonb NOT NULL DEFAULT '{}'::jsonb,
-    embedding      vector,
-    embedding_dim  integer,
-    tsv            tsvector GENERATED ALWAYS AS (
-                       setweight(to_tsvector('english', coalesce(heading, '')), 'A')
-                       || setweight(to_tsvector('english', text), 'B')
-                   ) STORED
+    LIKE chunks_before_0120
+        INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING STORAGE,
+    FOREIGN KEY (document_id) REFERENCES documents(id) ON DELETE CASCADE,
+    FOREIGN KEY (course_id) REFERENCES courses(id) ON DELETE CASCADE
 ) PARTITION BY LIST (course_id);
-ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE MAIN;
 ALTER SEQUENCE chunks_id_seq OWNED BY chunks.id;
 
 SELECT tutor_chunks_partition(id) FROM courses;
