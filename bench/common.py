@@ -40,9 +40,9 @@ def bench_server() -> Iterator[EmbeddedPostgres]:
             server.stop()
 
 
-#: What ``infra/k8s/database.yaml`` gives the production server. initdb's 128 MB holds less
-#: than the courses the university case searches (each about 20 MB of rows and indexes), so
-#: every search would read its pages from the operating system's cache.
+#: What ``infra/k8s/database.yaml`` gives the production server, so the benchmarks measure
+#: the server as deployed: initdb's 128 MB holds less than the courses the university case
+#: searches (about 20 MB of rows and indexes each, in two databases).
 SHARED_BUFFERS = "512MB"
 
 
