@@ -149,16 +149,14 @@ class TutorExtension(ExtensionApp):
             # Single-user mode only (DESIGN.md, "Modes": no hub, the user's own key): the
             # gateway, its database and the key live in this very server, so there is no
             # trust boundary to keep and a failure to start is about that local database.
-            # In multi-user mode this code never runs: the student's server is given only
-            # TUTOR_GATEWAY_URL and its hub token, never the key or the database URL.
+            # Multi-user servers never run this: they get only the gateway's URL and a token.
             try:
                 await self._local_gateway.ready
             except Exception as err:
-                # single-user mode: the database URL is the user's own setting here
                 raise ChatError(
                     "unavailable",
                     f"The tutor's local service could not start: {err}. Check the server's "
-                    "log, and TUTOR_DATABASE_URL if you set it.",
+                    "log, and TUTOR_DATABASE_URL if you set it.",  # single-user mode only
                 ) from err
 
         self.gateway = GatewayClient(
