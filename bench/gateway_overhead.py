@@ -336,34 +336,31 @@ async def measure(
     profiler = Profiler(gateway_pid if profile else None)
     report: dict[str, Any] = {"levels": {}, "gateway_idle_rss_bytes": idle_rss, "profiles": {}}
     answered_via_gateway = 2 * warmup
+
+    def gateway_rss() -> int:
+        return gateway.memory_info().rss
+
     for concurrency in levels:
         rounds = 30 if concurrency == 1 else (3 if concurrency <= 50 else 1)
-        row: dict[str, Any] = {}
         await panels_open(http, urls["gateway"], tokens[:concurrency])
         if concurrency == 1:
             profiler.start("gateway_1")  # every path runs while it samples the gateway
-            row = await alternated(paths, rounds, lambda: gateway.memory_info().rss)
+            row = await alternated(paths, rounds, gateway_rss)
             hot = profiler.stop("gateway_1")
-            if hot:
-                report["profiles"]["1"] = hot
-            answered_via_gateway += sum(
-                row[name]["requests"] - row[name]["errors"]
-                for name in paths
-                if name.startswith("gateway")
-            )
-            report["levels"]["1"] = row | added(row, concurrency, idle_rss)
-            continue
-        for name, askers in paths.items():
-            sample = (lambda: gateway.memory_info().rss) if name == "gateway" else None
-            if name == "gateway":
-                profiler.start(f"gateway_{concurrency}")
-            row[name] = await run_level(askers, concurrency, rounds, sample)
-            if name == "gateway":
-                hot = profiler.stop(f"gateway_{concurrency}")
-                if hot:
-                    report["profiles"][str(concurrency)] = hot
-            if name.startswith("gateway"):
-                answered_via_gateway += row[name]["requests"] - row[name]["errors"]
+        else:
+            row, hot = {}, None
+            for name, askers in paths.items():
+                if name == "gateway":
+                    profiler.start(f"gateway_{concurrency}")
+                    row[name] = await run_level(askers, concurrency, rounds, gateway_rss)
+                    hot = profiler.stop(f"gateway_{concurrency}")
+                else:
+                    row[name] = await run_level(askers, concurrency, rounds)
+        if hot:
+            report["profiles"][str(concurrency)] = hot
+        answered_via_gateway += sum(
+            r["requests"] - r["errors"] for name, r in row.items() if name.startswith("gateway")
+        )
         report["levels"][str(concurrency)] = row | added(row, concurrency, idle_rss)
     report["gateway_answers"] = answered_via_gateway
     await http.aclose()

@@ -412,11 +412,11 @@ def _remove_documents(
     with conn.transaction():
         chunks = one_row(
             conn.execute(
-                "WITH gone AS (DELETE FROM documents WHERE course_id = %s AND path = ANY(%s)"
-                " RETURNING id)"
+                "WITH gone AS (DELETE FROM documents"
+                " WHERE course_id = %(course)s AND path = ANY(%(paths)s) RETURNING id)"
                 " SELECT count(*) FROM chunks"
-                " WHERE course_id = %s AND document_id IN (SELECT id FROM gone)",
-                (course, sorted(paths), course),
+                " WHERE course_id = %(course)s AND document_id IN (SELECT id FROM gone)",
+                {"course": course, "paths": sorted(paths)},
             ).fetchone()
         )[0]
     summary.files_removed += len(paths)

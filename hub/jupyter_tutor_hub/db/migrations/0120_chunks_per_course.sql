@@ -21,10 +21,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     name text := 'chunks_of_' || left(md5(course), 16);
 BEGIN
-    IF to_regclass(quote_ident(name)) IS NULL THEN
-        EXECUTE format('CREATE TABLE %I PARTITION OF chunks FOR VALUES IN (%L)', name, course);
-        EXECUTE format('COMMENT ON TABLE %I IS %L', name, 'Chunks of course ' || course);
-    END IF;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF chunks FOR VALUES IN (%L)',
+                   name, course);
+    EXECUTE format('COMMENT ON TABLE %I IS %L', name, 'Chunks of course ' || course);
 END $$;
 
 CREATE FUNCTION tutor_chunks_partition_for_new_course() RETURNS trigger
