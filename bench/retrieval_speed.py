@@ -129,7 +129,8 @@ def reingest(pool: ConnectionPool, embedder: Embedder) -> dict[str, Any]:
 def seeds(pool: ConnectionPool) -> list[tuple[str, str, np.ndarray]]:
     with pool.connection() as conn:
         return conn.execute(
-            "SELECT heading, text, embedding FROM chunks WHERE course_id LIKE %s",
+            "SELECT c.heading, c.text, v.embedding FROM chunks c"
+            " JOIN chunk_vectors v ON v.chunk_id = c.id WHERE c.course_id LIKE %s",
             ("%-model",),
         ).fetchall()
 
@@ -156,7 +157,7 @@ def latencies(url: str, embedder: Embedder, questions: list[str]) -> dict[str, A
             size = conn.execute("SELECT student_chunks FROM courses WHERE id = 'big'").fetchone()
             vector = embedder.embed_query(questions[0])
             plan = conn.execute(
-                "EXPLAIN SELECT id FROM chunks WHERE course_id = 'big' AND"
+                "EXPLAIN SELECT chunk_id FROM chunk_vectors WHERE course_id = 'big' AND"
                 " visibility = 'student' AND embedding_dim = 384"
                 " ORDER BY embedding::vector(384) <=> %s LIMIT 40",
                 (vector,),
@@ -191,28 +192,33 @@ def _load_course_rows(
             (course, max(1, size // 40)),
         ).fetchall()
     ]
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            "COPY chunks (document_id, course_id, ordinal, cell_index, cell_end, heading, text,"
-            " content_hash, embedding, embedding_dim) FROM STDIN"
-        ) as copy,
-    ):
-        for n in range(size):
-            heading, text, vector = seed_rows[n % len(seed_rows)]
-            words = [w for w in text.split() if rng.random() > 0.2] + rng.sample(vocabulary, 5)
-            rng.shuffle(words)
-            noisy = vector.to_numpy() + noise.normal(0, 0.03, vector.dimensions())
-            row = (documents[n % len(documents)], course, n, n % 60, n % 60, heading)
-            copy.write_row(
-                (
-                    *row,
-                    " ".join(words),
-                    f"h{n}",
-                    (noisy / np.linalg.norm(noisy)).astype(np.float32),
-                    384,
-                )
-            )
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT nextval('chunks_id_seq') FROM generate_series(1, %s)", (size,)
+        ).fetchall()
+    ]
+    vectors = []
+    with conn.cursor() as cur:
+        with cur.copy(
+            "COPY chunks (id, document_id, course_id, ordinal, cell_index, cell_end, heading,"
+            " text, content_hash) FROM STDIN"
+        ) as copy:
+            for n, chunk_id in enumerate(ids):
+                heading, text, vector = seed_rows[n % len(seed_rows)]
+                words = [w for w in text.split() if rng.random() > 0.2]
+                words += rng.sample(vocabulary, 5)
+                rng.shuffle(words)
+                noisy = vector.to_numpy() + noise.normal(0, 0.03, vector.dimensions())
+                vectors.append((noisy / np.linalg.norm(noisy)).astype(np.float32))
+                row = (chunk_id, documents[n % len(documents)], course, n, n % 60, n % 60)
+                copy.write_row((*row, heading, " ".join(words), f"h{n}"))
+        with cur.copy(
+            "COPY chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
+            " FROM STDIN"
+        ) as copy:
+            for chunk_id, vector in zip(ids, vectors, strict=True):
+                copy.write_row((chunk_id, course, "student", 384, vector))
 
 
 def _fill(url: str, courses: list[tuple[str, int]], size: int, seed_rows: list) -> dict[str, float]:
@@ -221,7 +227,7 @@ def _fill(url: str, courses: list[tuple[str, int]], size: int, seed_rows: list) 
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
-        conn.execute("DROP INDEX chunks_embedding_384")  # built once after loading: faster
+        conn.execute("DROP INDEX chunk_vectors_embedding_384")  # built once after loading: faster
         for name, seed in courses:
             conn.execute(
                 "INSERT INTO courses (id, embedding_model, embedding_dim) VALUES (%s, %s, 384)",

@@ -94,3 +94,29 @@ def code(source: str, outputs: list[dict[str, Any]] | None = None, **metadata: A
     cell = new_code_cell(source, metadata=metadata)
     cell.outputs = [nbformat.from_dict(o) for o in outputs or []]
     return cell
+
+
+def insert_chunk(
+    conn: Any,
+    document: int,
+    course: str,
+    text: str,
+    vector: Any,
+    dimension: int,
+    **columns: Any,
+) -> int:
+    """Store one chunk and its vector by hand, as ingest does (the vector in
+    ``chunk_vectors``, migration 0130); ``columns``: other columns of ``chunks``.
+    Returns the chunk's id."""
+    values = {"document_id": document, "course_id": course, "text": text, **columns}
+    names = ", ".join(values)
+    placeholders = ", ".join(f"%({name})s" for name in values)
+    row = conn.execute(
+        f"WITH chunk AS (INSERT INTO chunks ({names}) VALUES ({placeholders})"
+        " RETURNING id, course_id, visibility)"
+        " INSERT INTO chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
+        " SELECT id, course_id, visibility, %(dimension)s, %(vector)s::vector FROM chunk"
+        " RETURNING chunk_id",
+        {**values, "dimension": dimension, "vector": vector},
+    ).fetchone()
+    return int(row[0])

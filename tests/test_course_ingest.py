@@ -57,7 +57,11 @@ def test_ingest_then_reingest_does_no_embedding_work(pool, course_dir) -> None:
     ]
     paths = {r[0] for r in rows(pool, "SELECT path FROM documents")}
     assert paths == {"cheatsheet.md", "helpers.py", *(f"notebooks/{n}" for n in WHIRLWIND)}
-    stored = rows(pool, "SELECT count(*), count(embedding) FROM chunks WHERE embedding_dim = 384")
+    stored = rows(
+        pool,
+        "SELECT count(*), count(v.chunk_id) FILTER (WHERE v.embedding_dim = 384)"
+        " FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id",
+    )
     assert stored == [(first.chunks_added, first.chunks_added)]
 
     embedder.texts.clear()
@@ -101,8 +105,16 @@ def test_a_moved_file_reuses_its_embeddings(pool, course_dir) -> None:
     summary = ingest_course(pool, embedder, course_dir, "tour")
     assert embedder.texts == [] and summary.embedded == 0
     assert summary.files_removed == 2 and summary.chunks_added == summary.chunks_removed > 10
-    dimensions = rows(pool, "SELECT DISTINCT embedding_dim, vector_dims(embedding) FROM chunks")
+    dimensions = rows(
+        pool, "SELECT DISTINCT embedding_dim, vector_dims(embedding) FROM chunk_vectors"
+    )
     assert dimensions == [(384, 384)]
+    # Each chunk has its one vector, with its visibility; removed chunks took theirs along.
+    assert rows(
+        pool,
+        "SELECT count(*) FROM chunks c FULL JOIN chunk_vectors v ON v.chunk_id = c.id"
+        " WHERE v.chunk_id IS NULL OR c.id IS NULL OR v.visibility <> c.visibility",
+    ) == [(0,)]
 
 
 def test_deleted_and_broken_files(pool, course_dir) -> None:
@@ -141,14 +153,15 @@ def test_switching_model_reembeds_with_its_own_index(pool, course_dir) -> None:
         ("other", "sentence-transformers/all-MiniLM-L6-v2", 384),
         ("tour", "test/hashing-8", 8),
     ]
-    assert rows(pool, "SELECT DISTINCT course_id, embedding_dim FROM chunks ORDER BY 1") == [
+    assert rows(pool, "SELECT DISTINCT course_id, embedding_dim FROM chunk_vectors ORDER BY 1") == [
         ("other", 384),
         ("tour", 8),
     ]
     indexes = {
-        r[0] for r in rows(pool, "SELECT indexname FROM pg_indexes WHERE tablename = 'chunks'")
+        r[0]
+        for r in rows(pool, "SELECT indexname FROM pg_indexes WHERE tablename = 'chunk_vectors'")
     }
-    assert {"chunks_embedding_384", "chunks_embedding_8"} <= indexes
+    assert {"chunk_vectors_embedding_384", "chunk_vectors_embedding_8"} <= indexes
     hits = search(pool, hashing, "tour", "tuple object does not support item assignment", k=3)
     assert hits and all(h.course == "tour" for h in hits)
     # searching with the old model now falls back to full text instead of failing

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import psycopg
 import pytest
+from course_fixtures import insert_chunk
 from pgvector.psycopg import register_vector
 
 from jupyter_tutor_hub.course.embedder import Embedder
@@ -63,16 +64,21 @@ def campus(pg_server: EmbeddedPostgres):
                 (course,),
             ).fetchone()[0]
             vectors = unit(query + spread * rng.standard_normal((size, DIM)) / np.sqrt(DIM) * 4)
-            with conn.cursor() as cur:
-                for n, vector in enumerate(vectors):
-                    chunk = cur.execute(
-                        "INSERT INTO chunks (document_id, course_id, ordinal, cell_index,"
-                        " cell_end, heading, text, content_hash, embedding, embedding_dim)"
-                        " VALUES (%s, %s, %s, %s, %s, '', %s, %s, %s, %s) RETURNING id",
-                        (document, course, n, n, n, f"{course} chunk {n}", f"h{n}", vector, DIM),
-                    ).fetchone()[0]
-                    if course == "small":
-                        small[chunk] = vector
+            for n, vector in enumerate(vectors):
+                chunk = insert_chunk(
+                    conn,
+                    document,
+                    course,
+                    f"{course} chunk {n}",
+                    vector,
+                    DIM,
+                    ordinal=n,
+                    cell_index=n,
+                    cell_end=n,
+                    content_hash=f"h{n}",
+                )
+                if course == "small":
+                    small[chunk] = vector
             count_terms(conn, course)
         conn.execute("ANALYZE chunks")
     pool = Database(url=url).open_pool()
@@ -117,14 +123,19 @@ def common_words(pg_server: EmbeddedPostgres):
             conn.cursor() as cur,
             cur.copy(
                 "COPY chunks (document_id, course_id, ordinal, cell_index, cell_end, heading, text,"
-                " content_hash, embedding, embedding_dim) FROM STDIN"
+                " content_hash) FROM STDIN"
             ) as copy,
         ):
             for n in range(1500):
                 text = (
                     "python list comment" if n < 5 else "python list loop" if n < 1205 else "python"
                 )
-                copy.write_row((document, "big", n, n, n, "", text, f"h{n}", vector, DIM))
+                copy.write_row((document, "big", n, n, n, "", text, f"h{n}"))
+        conn.execute(
+            "INSERT INTO chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
+            " SELECT id, course_id, visibility, %s, %s FROM chunks WHERE course_id = 'big'",
+            (DIM, vector),
+        )
         count_terms(conn, "big")
         conn.execute("ANALYZE chunks")
     pool = Database(url=url).open_pool()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from course_fixtures import insert_chunk
 from psycopg.conninfo import conninfo_to_dict
 
 from jupyter_tutor_hub.db import (
@@ -56,16 +57,14 @@ def test_vectors_and_full_text_work(database: Database) -> None:
                 "INSERT INTO documents (course_id, path, kind, content_hash)"
                 " VALUES ('c', 'a.ipynb', 'notebook', 'h') RETURNING id"
             ).fetchone()[0]
-            conn.execute(
-                "INSERT INTO chunks (document_id, course_id, ordinal, text, content_hash,"
-                " embedding, embedding_dim) VALUES (%s, 'c', 0, 'for loops repeat', 'h',"
-                " %s::vector, 384)",
-                (doc, "[" + ",".join(["0.1"] * 384) + "]"),
+            insert_chunk(
+                conn, doc, "c", "for loops repeat", _vector(0.1), 384, ordinal=0, content_hash="h"
             )
             row = conn.execute(
-                "SELECT (embedding::vector(384)) <=> %s::vector(384),"
-                " tsv @@ plainto_tsquery('english', 'loop') FROM chunks",
-                ("[" + ",".join(["0.1"] * 384) + "]",),
+                "SELECT (v.embedding::vector(384)) <=> %s::vector(384),"
+                " c.tsv @@ plainto_tsquery('english', 'loop')"
+                " FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.id",
+                (_vector(0.1),),
             ).fetchone()
     finally:
         pool.close()
@@ -110,7 +109,7 @@ def test_chunks_move_into_a_partition_per_course_with_their_indexes(
                 )
         ids = conn.execute("SELECT id, course_id, text FROM chunks ORDER BY id").fetchall()
 
-        assert migrate(conn) == [m.version for m in migrations if m.version >= 120]
+        assert migrate(conn, [m for m in migrations if m.version <= 120]) == [120]
 
         assert conn.execute("SELECT id, course_id, text FROM chunks ORDER BY id").fetchall() == ids
         tables = dict(
@@ -165,6 +164,116 @@ def test_chunks_move_into_a_partition_per_course_with_their_indexes(
             ).fetchone()[0]
             == 3
         )
+
+
+def test_vectors_move_to_a_narrow_table_that_follows_the_chunks(
+    empty_database_url: str,
+) -> None:
+    """Migration 0130 on a hub with data: each vector moves, with its chunk's id, course,
+    dimension and visibility, to ``chunk_vectors``; the chunks keep everything else; and
+    the database keeps the two in step afterwards."""
+    migrations = bundled_migrations()
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrate(conn, [m for m in migrations if m.version < 130])
+        for course, dimension in (("intro", 384), ("data", 8)):
+            conn.execute(
+                "INSERT INTO courses (id, embedding_dim) VALUES (%s, %s)", (course, dimension)
+            )
+            for path in ("a.ipynb", "b.ipynb"):
+                doc = conn.execute(
+                    "INSERT INTO documents (course_id, path, kind, content_hash)"
+                    " VALUES (%s, %s, 'notebook', 'h') RETURNING id",
+                    (course, path),
+                ).fetchone()[0]
+                for ordinal, visibility in enumerate(("student", "protected")):
+                    conn.execute(
+                        "INSERT INTO chunks (document_id, course_id, ordinal, text,"
+                        " content_hash, visibility, embedding, embedding_dim)"
+                        " VALUES (%s, %s, %s, %s, 'h', %s, %s::vector, %s)",
+                        (
+                            doc,
+                            course,
+                            ordinal,
+                            f"{course} {path} loops {ordinal} " + "while " * 400,
+                            visibility,
+                            _vector(0.25 + ordinal, dimension),
+                            dimension,
+                        ),
+                    )
+        before = conn.execute(
+            "SELECT id, course_id, visibility, embedding_dim, embedding::text, tsv::text"
+            " FROM chunks ORDER BY id"
+        ).fetchall()
+
+        assert migrate(conn) == [m.version for m in migrations if m.version >= 130]
+
+        vectors = conn.execute(
+            "SELECT v.chunk_id, v.course_id, v.visibility, v.embedding_dim, v.embedding::text,"
+            " c.tsv::text FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id ORDER BY 1"
+        ).fetchall()
+        assert vectors == before
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'chunks'"
+            ).fetchall()
+        }
+        assert "tsv" in columns and not {"embedding", "embedding_dim"} & columns
+        indexes = {r[0]: r[1] for r in conn.execute("SELECT indexname, tablename FROM pg_indexes")}
+        assert indexes["chunk_vectors_embedding_384"] == "chunk_vectors"
+        assert indexes["chunk_vectors_embedding_8"] == "chunk_vectors"
+        assert not [name for name in indexes if name.startswith("chunks_embedding")]
+        tables = dict(
+            conn.execute(
+                "SELECT obj_description(inhrelid, 'pg_class'), inhrelid::regclass::text"
+                " FROM pg_inherits WHERE inhparent = 'chunk_vectors'::regclass"
+            ).fetchall()
+        )
+        assert set(tables) == {
+            "Chunk embeddings of course intro",
+            "Chunk embeddings of course data",
+        }
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT chunk_id FROM chunk_vectors WHERE course_id = 'data'"
+                " ORDER BY embedding::vector(8) <=> %s::vector(8) LIMIT 3",
+                (_vector(0.5, 8),),
+            ).fetchall()
+        )
+        assert tables["Chunk embeddings of course data"] in plan
+        assert tables["Chunk embeddings of course intro"] not in plan
+        storage = conn.execute(
+            "SELECT DISTINCT a.attstorage FROM pg_inherits i JOIN pg_attribute a"
+            " ON a.attrelid = i.inhrelid AND a.attname = 'embedding'"
+            " WHERE i.inhparent = 'chunk_vectors'::regclass"
+        ).fetchall()
+        assert storage == [("m",)]
+
+        # In step afterwards: a chunk's new visibility reaches its vector, and a vector
+        # goes with its chunk, its document and its course.
+        first, second = (r[0] for r in before[:2])
+        conn.execute("UPDATE chunks SET visibility = 'protected' WHERE id = %s", (first,))
+        conn.execute("DELETE FROM chunks WHERE id = %s", (second,))
+        assert conn.execute(
+            "SELECT chunk_id, visibility FROM chunk_vectors WHERE chunk_id IN (%s, %s)",
+            (first, second),
+        ).fetchall() == [(first, "protected")]
+        conn.execute("DELETE FROM documents WHERE course_id = 'intro' AND path = 'a.ipynb'")
+        conn.execute("DELETE FROM courses WHERE id = 'data'")
+        left = conn.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]
+        assert left == conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 2
+
+        # A course created afterwards gets both of its tables with its row.
+        conn.execute("INSERT INTO courses (id) VALUES ('pandas')")
+        made = conn.execute(
+            "SELECT obj_description(inhrelid, 'pg_class') FROM pg_inherits"
+            " WHERE obj_description(inhrelid, 'pg_class') LIKE '%pandas'"
+        ).fetchall()
+        assert sorted(made) == [
+            ("Chunk embeddings of course pandas",),
+            ("Chunks of course pandas",),
+        ]
 
 
 def test_url_setting_is_used_as_given(database_url: str, tmp_path) -> None:

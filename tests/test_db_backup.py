@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from course_fixtures import insert_chunk
 from psycopg.types.json import Jsonb
 
 from jupyter_tutor_hub.apps.db import (
@@ -20,7 +21,7 @@ from jupyter_tutor_hub.apps.db import (
 )
 from jupyter_tutor_hub.db import DatabaseError
 
-TABLES = ("courses", "documents", "chunks", "conversations", "messages", "usage")
+TABLES = ("courses", "documents", "chunks", "chunk_vectors", "conversations", "messages", "usage")
 
 
 def _fill(url: str, conversations: int = 3) -> None:
@@ -33,12 +34,9 @@ def _fill(url: str, conversations: int = 3) -> None:
         ).fetchone()[0]
         for i in range(3):
             vector = "[" + ",".join(str((i + j) % 7 / 7) for j in range(384)) + "]"
-            conn.execute(
-                "INSERT INTO chunks (document_id, course_id, ordinal, heading, text,"
-                " content_hash, embedding, embedding_dim)"
-                " VALUES (%s, 'intro', %s, 'Loops', %s, %s, %s::vector, 384)",
-                (doc, i, f"A while loop repeats ({i}).", f"c{i}", vector),
-            )
+            text = f"A while loop repeats ({i})."
+            columns = {"ordinal": i, "heading": "Loops", "content_hash": f"c{i}"}
+            insert_chunk(conn, doc, "intro", text, vector, 384, **columns)
         for n in range(conversations):
             cid = uuid.uuid4()
             conn.execute(
@@ -98,13 +96,14 @@ def test_backup_then_restore_into_an_empty_database_keeps_everything(
     with psycopg.connect(empty_database_url) as conn:
         # the vector index is back and usable
         hit = conn.execute(
-            "SELECT text FROM chunks WHERE embedding_dim = 384 ORDER BY"
-            " embedding::vector(384) <=> (SELECT embedding::vector(384) FROM chunks"
-            " WHERE ordinal = 1) LIMIT 1"
+            "SELECT c.text FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.id"
+            " WHERE v.embedding_dim = 384 ORDER BY v.embedding::vector(384) <=>"
+            " (SELECT embedding::vector(384) FROM chunk_vectors WHERE chunk_id ="
+            " (SELECT id FROM chunks WHERE ordinal = 1)) LIMIT 1"
         ).fetchone()[0]
         assert hit == "A while loop repeats (1)."
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
-        assert "chunks_embedding_384" in indexes
+        assert "chunk_vectors_embedding_384" in indexes
 
 
 def test_restore_over_a_changed_database_brings_every_conversation_back(

@@ -313,13 +313,7 @@ def _store_document(
                 " metadata = %(metadata)s WHERE course_id = %(course)s AND id = %(id)s",
                 [{**_columns(chunk), "id": chunk_id, "course": course} for chunk_id, chunk in kept],
             )
-            cur.executemany(
-                "INSERT INTO chunks (document_id, course_id, ordinal, cell_index, cell_end,"
-                " heading, kind, text, content_hash, visibility, metadata, embedding,"
-                " embedding_dim) VALUES (%(document_id)s, %(course)s, %(ordinal)s,"
-                " %(cell_index)s, %(cell_end)s, %(heading)s, %(kind)s, %(text)s,"
-                " %(content_hash)s, %(visibility)s, %(metadata)s, %(embedding)s,"
-                " %(embedding_dim)s)",
+            cur.executemany(_INSERT_CHUNK,
                 [
                     {
                         **_columns(chunk),
@@ -334,6 +328,17 @@ def _store_document(
     summary.chunks_added += len(new)
     summary.chunks_kept += len(kept)
     summary.chunks_removed += len(removed)
+
+
+#: A chunk and its vector (a narrow table of their own, migration 0130), in one statement.
+_INSERT_CHUNK = (
+    "WITH chunk AS (INSERT INTO chunks (document_id, course_id, ordinal, cell_index, cell_end,"
+    " heading, kind, text, content_hash, visibility, metadata) VALUES (%(document_id)s,"
+    " %(course)s, %(ordinal)s, %(cell_index)s, %(cell_end)s, %(heading)s, %(kind)s, %(text)s,"
+    " %(content_hash)s, %(visibility)s, %(metadata)s) RETURNING id, course_id, visibility)"
+    " INSERT INTO chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
+    " SELECT id, course_id, visibility, %(embedding_dim)s, %(embedding)s FROM chunk"
+)
 
 
 def _columns(chunk: Chunk) -> dict[str, Any]:
@@ -364,9 +369,11 @@ def _embeddings(
         return {}
     with conn.transaction():
         rows = conn.execute(
-            "SELECT DISTINCT ON (content_hash) content_hash, embedding FROM chunks"
-            " WHERE course_id = %s AND content_hash = ANY(%s) AND embedding IS NOT NULL",
-            (course, list(wanted)),
+            "SELECT DISTINCT ON (c.content_hash) c.content_hash, v.embedding FROM chunks c"
+            " JOIN chunk_vectors v ON v.chunk_id = c.id"
+            " WHERE c.course_id = %(course)s AND v.course_id = %(course)s"
+            " AND c.content_hash = ANY(%(hashes)s)",
+            {"course": course, "hashes": list(wanted)},
         ).fetchall()
     vectors: dict[str, Any] = {content_hash: vector.to_numpy() for content_hash, vector in rows}
     missing = [h for h in wanted if h not in vectors]

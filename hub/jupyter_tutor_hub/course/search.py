@@ -1,9 +1,10 @@
 """Hybrid course search in PostgreSQL: HNSW vector search and full-text search, fused.
 
 One statement fetches both candidate lists for a course (student-visible chunks only),
-from the course's own partition of ``chunks`` (migration 0120), so its cost is the course's
-whatever the hub holds: the nearest chunks by cosine distance (every chunk compared, or in
-very large courses through the course's own HNSW graph), and the best full-text matches.
+from the course's own partitions of ``chunks`` and ``chunk_vectors`` (migrations 0120 and
+0130), so its cost is the course's whatever the hub holds: the nearest chunks by cosine
+distance (every chunk compared, or in very large courses through the course's own HNSW
+graph), and the best full-text matches.
 Full-text ranking weighs each question word by its rarity in the course (BM25's inverse
 document frequency, from the word counts ingest keeps in ``course_terms``) times
 ``ts_rank`` of the word in the chunk, in which a heading counts more than body text:
@@ -137,16 +138,17 @@ _CANDIDATES = sql.SQL(
 )
 
 _VECTOR = sql.SQL(
-    "SELECT id, {expr} <=> %(vector)s AS distance FROM chunks"
+    "SELECT chunk_id AS id, {expr} <=> %(vector)s AS distance FROM chunk_vectors"
     " WHERE course_id = %(course)s AND visibility = 'student' AND embedding_dim = {dim}"
     " ORDER BY {expr} <=> %(vector)s LIMIT %(n)s"
 )
 
 #: Every chunk of the course compared (``OFFSET 0`` keeps the planner from ordering through
-#: the HNSW index): exact, whatever share of the table the course is.
+#: the HNSW index): exact, whatever share of the table the course is.  The vectors have a
+#: narrow table of their own (migration 0130), so the scan reads nothing else.
 _VECTOR_EXACT = sql.SQL(
     "SELECT id, distance FROM ("
-    " SELECT id, {expr} <=> %(vector)s AS distance FROM chunks"
+    " SELECT chunk_id AS id, {expr} <=> %(vector)s AS distance FROM chunk_vectors"
     " WHERE course_id = %(course)s AND visibility = 'student' AND embedding_dim = {dim}"
     " OFFSET 0) course ORDER BY distance LIMIT %(n)s"
 )
@@ -157,9 +159,10 @@ _VECTOR_EXACT = sql.SQL(
 EXACT_SEARCH_CHUNKS = 20_000
 
 #: The course's matching chunks come from its own partition's full-text index (migration
-#: 0120) and each tsvector is copied out of TOAST once (``|| ''``), then every word is scored
-#: against the copy: joined to the words, each ``@@`` and ``ts_rank`` fetched it from TOAST again
-#: and the sort carried it (one question at 60 courses of 5,000: 3.7 ms instead of 18).
+#: 0120) and each tsvector is detoasted once (``|| ''``), then every word is scored against
+#: the copy: joined to the words, each ``@@`` and ``ts_rank`` detoasted it again and the sort
+#: carried it (one question at 60 courses of 5,000: 3.7 ms instead of 18).  Since the vectors
+#: left the row (0130) a chunk's tsvector is in its row, compressed at most.
 _TEXT = sql.SQL(
     "WITH words AS ("
     "  SELECT quote_literal(t.lexeme)::tsquery AS query, t.chunks AS df,"

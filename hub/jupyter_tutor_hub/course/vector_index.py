@@ -1,8 +1,9 @@
 """The partial HNSW indexes over chunk embeddings, one per embedding dimension.
 
-``chunks.embedding`` is an untyped ``vector`` so courses may use different models; each
-dimension gets its own partial index over ``embedding::vector(N)``, made on every course's
-partition of ``chunks`` (migration 0120), so each course has a graph of its own.  Searches
+``chunk_vectors.embedding`` is an untyped ``vector`` so courses may use different models;
+each dimension gets its own partial index over ``embedding::vector(N)``, made on every
+course's partition of ``chunk_vectors`` (migrations 0120, 0130), so each course has a graph
+of its own.  Searches
 must use exactly :func:`embedding_expression` and the ``embedding_dim = N`` predicate, with
 ``N`` a literal, or PostgreSQL cannot use the index.  The migration creates the index for 384
 dimensions (the default model); others are created the first time a course needs them.
@@ -40,10 +41,10 @@ def ensure_vector_index(conn: psycopg.Connection, dimension: int, log: logging.L
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         conn.execute(
             sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON chunks USING hnsw (({expr}) "
+                "CREATE INDEX IF NOT EXISTS {name} ON chunk_vectors USING hnsw (({expr}) "
                 "vector_cosine_ops) WHERE embedding_dim = {dim}"
             ).format(
-                name=sql.Identifier(f"chunks_embedding_{int(dimension)}"),
+                name=sql.Identifier(f"chunk_vectors_embedding_{int(dimension)}"),
                 expr=embedding_expression(dimension),
                 dim=sql.Literal(int(dimension)),
             )
