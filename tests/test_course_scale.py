@@ -18,6 +18,7 @@ import pytest
 from course_fixtures import insert_chunk
 from pgvector.psycopg import register_vector
 
+import jupyter_tutor_hub.course.search as search_module
 from jupyter_tutor_hub.course.embedder import Embedder
 from jupyter_tutor_hub.course.ingest import count_terms
 from jupyter_tutor_hub.course.search import search
@@ -88,6 +89,21 @@ def campus(pg_server: EmbeddedPostgres):
 
 def test_a_small_course_gets_its_true_nearest_chunks(campus) -> None:
     pool, query, small = campus
+    hits = search(pool, FixedQuery(query), "small", "where do I start?", 5, mode="vector")
+    distances = {chunk: 1 - float(vector @ query) for chunk, vector in small.items()}
+    nearest = sorted(distances, key=distances.get)[:5]
+    texts = {chunk: f"small chunk {n}" for n, chunk in enumerate(sorted(small))}
+    assert [h.text for h in hits] == [texts[c] for c in nearest]
+
+
+def test_a_course_past_the_exact_size_is_searched_through_its_own_index(
+    campus, monkeypatch
+) -> None:
+    """Courses larger than ``EXACT_SEARCH_CHUNKS`` take the HNSW statement (on the
+    course's own partition of ``chunk_vectors``): here the small course, with the limit
+    lowered, still gets its true nearest chunks, in order, and only its own."""
+    pool, query, small = campus
+    monkeypatch.setattr(search_module, "EXACT_SEARCH_CHUNKS", 10)
     hits = search(pool, FixedQuery(query), "small", "where do I start?", 5, mode="vector")
     distances = {chunk: 1 - float(vector @ query) for chunk, vector in small.items()}
     nearest = sorted(distances, key=distances.get)[:5]

@@ -135,6 +135,11 @@ async def test_a_course_the_student_is_not_in_is_refused_everywhere(campus) -> N
     assert response.headers[ERROR_CODE_HEADER] == "course_forbidden"
     search = await post(gateway, one, "api/search", {"course": b}, {"query": "recursion"})
     assert search.status_code == 403
+    # A course named in the body is not read: the search stays in the caller's course.
+    body = {"query": "recursion", "course": b}
+    search = await post(gateway, one, "api/search", {}, body)
+    assert search.status_code == 200 and search.json()["course"] == a
+    assert {hit["course"] for hit in search.json()["hits"]} <= {a}
     assert (await get(gateway, one, "api/course", course=b)).status_code == 403
     assert (await get(gateway, one, "api/course", course_marker=b)).status_code == 403
     assert (await get(gateway, one, "api/course")).json()["course"] == a
