@@ -111,6 +111,30 @@ def test_a_course_past_the_exact_size_is_searched_through_its_own_index(
     assert [h.text for h in hits] == [texts[c] for c in nearest]
 
 
+def test_a_protected_chunk_stays_out_even_if_its_vector_says_otherwise(campus) -> None:
+    """The vectors carry a copy of their chunk's visibility (kept in step by a trigger);
+    should a copy ever say "student" for a protected chunk (a restore by hand, a trigger
+    disabled), the search still never returns that chunk."""
+    pool, query, _ = campus
+    nearest = search(pool, FixedQuery(query), "small", "where do I start?", 1, mode="vector")[0]
+    with pool.connection() as conn:
+        chunk = conn.execute(
+            "UPDATE chunks SET visibility = 'protected' WHERE course_id = 'small' AND text = %s"
+            " RETURNING id",
+            (nearest.text,),
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE chunk_vectors SET visibility = 'student' WHERE chunk_id = %s", (chunk,)
+        )
+    try:
+        for mode in ("vector", "hybrid"):
+            hits = search(pool, FixedQuery(query), "small", "small chunk", 10, mode=mode)
+            assert hits and nearest.text not in {h.text for h in hits}
+    finally:
+        with pool.connection() as conn:
+            conn.execute("UPDATE chunks SET visibility = 'student' WHERE id = %s", (chunk,))
+
+
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
 def test_a_search_never_returns_another_courses_chunk(campus, mode) -> None:
     pool, query, _ = campus

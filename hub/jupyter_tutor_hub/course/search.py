@@ -128,13 +128,16 @@ _COURSE = sql.SQL(
     " FROM courses WHERE id = %s"
 )
 
+#: Both halves already keep to student-visible chunks; the chunk's own visibility is checked
+#: again here, so a protected passage never depends on the copy ``chunk_vectors`` keeps.
 _CANDIDATES = sql.SQL(
     "WITH vec AS MATERIALIZED ({vector}), txt AS MATERIALIZED ({text})"
     " SELECT c.id, d.path, c.heading, c.cell_index, c.cell_end, c.text,"
     " vec.distance, txt.rank"
     " FROM chunks c JOIN documents d ON d.id = c.document_id"
     " LEFT JOIN vec ON vec.id = c.id LEFT JOIN txt ON txt.id = c.id"
-    " WHERE c.course_id = %(course)s AND c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)"
+    " WHERE c.course_id = %(course)s AND c.visibility = 'student'"
+    " AND c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)"
 )
 
 _VECTOR = sql.SQL(
