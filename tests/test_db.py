@@ -76,6 +76,16 @@ def _vector(value: float, dimension: int = 384) -> str:
     return "[" + ",".join([str(value)] * dimension) + "]"
 
 
+def _partitions_storage(conn: psycopg.Connection, table: str, column: str) -> set[str]:
+    """How the partitions of ``table`` store ``column`` (``m``, main: kept in the row)."""
+    rows = conn.execute(
+        "SELECT DISTINCT a.attstorage FROM pg_inherits i JOIN pg_attribute a"
+        " ON a.attrelid = i.inhrelid AND a.attname = %s WHERE i.inhparent = %s::regclass",
+        (column, table),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def test_chunks_move_into_a_partition_per_course_with_their_indexes(
     empty_database_url: str,
 ) -> None:
@@ -152,12 +162,7 @@ def test_chunks_move_into_a_partition_per_course_with_their_indexes(
         ).fetchone()[0]
         assert new_id > max(r[0] for r in ids)
         # Every course's vectors stay in its rows (migration 0100), new courses' too.
-        storage = conn.execute(
-            "SELECT DISTINCT a.attstorage FROM pg_inherits i JOIN pg_attribute a"
-            " ON a.attrelid = i.inhrelid AND a.attname = 'embedding'"
-            " WHERE i.inhparent = 'chunks'::regclass"
-        ).fetchall()
-        assert storage == [("m",)]
+        assert _partitions_storage(conn, "chunks", "embedding") == {"m"}
         assert (
             conn.execute(
                 "SELECT count(*) FROM pg_inherits WHERE inhparent = 'chunks'::regclass"
@@ -243,12 +248,7 @@ def test_vectors_move_to_a_narrow_table_that_follows_the_chunks(
         )
         assert tables["Chunk embeddings of course data"] in plan
         assert tables["Chunk embeddings of course intro"] not in plan
-        storage = conn.execute(
-            "SELECT DISTINCT a.attstorage FROM pg_inherits i JOIN pg_attribute a"
-            " ON a.attrelid = i.inhrelid AND a.attname = 'embedding'"
-            " WHERE i.inhparent = 'chunk_vectors'::regclass"
-        ).fetchall()
-        assert storage == [("m",)]
+        assert _partitions_storage(conn, "chunk_vectors", "embedding") == {"m"}
 
         # In step afterwards: a chunk's new visibility reaches its vector, and a vector
         # goes with its chunk, its document and its course.

@@ -3,10 +3,11 @@
 ``chunk_vectors.embedding`` is an untyped ``vector`` so courses may use different models;
 each dimension gets its own partial index over ``embedding::vector(N)``, made on every
 course's partition of ``chunk_vectors`` (migrations 0120, 0130), so each course has a graph
-of its own.  Searches
-must use exactly :func:`embedding_expression` and the ``embedding_dim = N`` predicate, with
-``N`` a literal, or PostgreSQL cannot use the index.  The migration creates the index for 384
-dimensions (the default model); others are created the first time a course needs them.
+of its own.  The index is defined once, in the database (``tutor_vector_index(N)``,
+migration 0130): the migration makes it for the dimensions in use (384, the default model's,
+always) and ingest here the first time a course brings another.  Searches must use exactly
+:func:`embedding_expression` (the function's expression) and the ``embedding_dim = N``
+predicate, with ``N`` a literal, or PostgreSQL cannot use the index.
 """
 
 from __future__ import annotations
@@ -39,13 +40,4 @@ def ensure_vector_index(conn: psycopg.Connection, dimension: int, log: logging.L
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON chunk_vectors USING hnsw (({expr}) "
-                "vector_cosine_ops) WHERE embedding_dim = {dim}"
-            ).format(
-                name=sql.Identifier(f"chunk_vectors_embedding_{int(dimension)}"),
-                expr=embedding_expression(dimension),
-                dim=sql.Literal(int(dimension)),
-            )
-        )
+        conn.execute("SELECT tutor_vector_index(%s)", (int(dimension),))

@@ -43,21 +43,22 @@ SELECT id, course_id, visibility, embedding_dim, embedding
 FROM chunks WHERE embedding IS NOT NULL AND embedding_dim IS NOT NULL;
 
 CREATE INDEX chunk_vectors_chunk ON chunk_vectors (chunk_id);
--- One HNSW index per embedding dimension in use (course/vector_index.py), 384 always.
-DO $$
-DECLARE
-    dim integer;
+
+-- The HNSW index for one embedding dimension, on every course's partition: made here for
+-- the dimensions in use (384 always), and by ingest when a course brings a new one
+-- (course/vector_index.py, whose search expression it must match).
+CREATE FUNCTION tutor_vector_index(dim integer) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    FOR dim IN
-        SELECT 384 UNION SELECT embedding_dim FROM courses
-        WHERE embedding_dim IS NOT NULL AND embedding_dim <= 2000
-    LOOP
-        EXECUTE format(
-            'CREATE INDEX %I ON chunk_vectors'
-            ' USING hnsw ((embedding::vector(%s)) vector_cosine_ops) WHERE embedding_dim = %s',
-            'chunk_vectors_embedding_' || dim, dim, dim);
-    END LOOP;
+    EXECUTE format(
+        'CREATE INDEX IF NOT EXISTS %I ON chunk_vectors'
+        ' USING hnsw ((embedding::vector(%s)) vector_cosine_ops) WHERE embedding_dim = %s',
+        'chunk_vectors_embedding_' || dim, dim, dim);
 END $$;
+SELECT tutor_vector_index(dim) FROM (
+    SELECT 384 UNION SELECT embedding_dim FROM courses
+    WHERE embedding_dim IS NOT NULL AND embedding_dim <= 2000
+) AS in_use (dim);
 
 -- Dropping the columns drops their HNSW indexes; setting the generated column's (same)
 -- expression rewrites every row without them, so the tsv comes back into the row.
