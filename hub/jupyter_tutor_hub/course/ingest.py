@@ -313,7 +313,8 @@ def _store_document(
                 " metadata = %(metadata)s WHERE course_id = %(course)s AND id = %(id)s",
                 [{**_columns(chunk), "id": chunk_id, "course": course} for chunk_id, chunk in kept],
             )
-            cur.executemany(_INSERT_CHUNK,
+            cur.executemany(
+                _INSERT_CHUNK,
                 [
                     {
                         **_columns(chunk),

@@ -3,8 +3,8 @@
 -- else, and a chunk's row, without its 1.5 kB vector, keeps its full-text vector in the
 -- row: before, a row of text, tsv and vector passed PostgreSQL's 2 kB toasting threshold
 -- and the tsv (the largest compressible part) went out of line, so every full-text match
--- cost a TOAST lookup. At 5,000 chunks a course's vector half went from 2.2 to 1.7 ms
--- and its text half from 3.3 / 6.3 to 2.0 / 3.7 ms (p50 / p95; docs/performance.md).
+-- cost a TOAST lookup. A 5,000-chunk course's hybrid search went from 8.8 / 11.6 to
+-- 6.3 / 9.2 ms (p50 / p95, docs/performance.md).
 --
 -- The database keeps the two in step: a vector goes with its chunk (the trigger below, and
 -- with its course by the foreign key) and carries its chunk's visibility, which search
@@ -17,7 +17,7 @@ CREATE TABLE chunk_vectors (
     course_id      text NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
     visibility     text NOT NULL,
     embedding_dim  integer NOT NULL,
-    -- In the row, never compressed or moved out (rows of one vector fit a page).
+    -- In the row (a vector does not compress; a row of one fits a page with room).
     embedding      vector STORAGE MAIN NOT NULL
 ) PARTITION BY LIST (course_id);
 
