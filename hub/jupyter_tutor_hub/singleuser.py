@@ -21,6 +21,10 @@ from .gateway.service import TutorGateway
 
 PREFIX = "tutor/gateway/"
 
+#: What to check when the gateway mounted here cannot start (shown to the server's user, who
+#: in this mode owns the server, the key and the local database alike).
+STARTUP_HINT = "Check the server's log, and TUTOR_DATABASE_URL if you set it."
+
 
 class ServerTokenIdentifier:
     """The caller is this server's owner if they present this server's token."""
@@ -31,9 +35,7 @@ class ServerTokenIdentifier:
 
     async def identify(self, token: str | None) -> Caller:
         if self._token and not (token and hmac.compare_digest(token, self._token)):
-            raise GatewayError(
-                "authentication_error", "This Jupyter server's token is required."
-            )
+            raise GatewayError("authentication_error", "This Jupyter server's token is required.")
         return self.caller
 
 

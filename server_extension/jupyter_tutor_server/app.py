@@ -135,7 +135,7 @@ class TutorExtension(ExtensionApp):
 
     def _prepare_single_user_mode(self) -> None:
         try:
-            from jupyter_tutor_hub.singleuser import PREFIX
+            from jupyter_tutor_hub.singleuser import PREFIX, STARTUP_HINT
         except ImportError as err:
             self.log.warning("Jupyter Tutor: no gateway (%s). %s", err, NO_GATEWAY)
             self.unavailable_reason = NO_GATEWAY
@@ -146,17 +146,15 @@ class TutorExtension(ExtensionApp):
         token = getattr(getattr(self.serverapp, "identity_provider", None), "token", "") or ""
 
         async def ready() -> None:
-            # Single-user mode only (DESIGN.md, "Modes": no hub, the user's own key): the
-            # gateway, its database and the key live in this very server, so there is no
-            # trust boundary to keep and a failure to start is about that local database.
-            # Multi-user servers never run this: they get only the gateway's URL and a token.
+            # Single-user mode only (DESIGN.md, "Modes": no hub): the gateway mounted here
+            # says what to check when it cannot start. Multi-user servers never run this:
+            # they get only the gateway's URL and a token.
             try:
                 await self._local_gateway.ready
             except Exception as err:
                 raise ChatError(
                     "unavailable",
-                    f"The tutor's local service could not start: {err}. Check the server's "
-                    "log, and TUTOR_DATABASE_URL if you set it.",  # single-user mode only
+                    f"The tutor's local service could not start: {err}. {STARTUP_HINT}",
                 ) from err
 
         self.gateway = GatewayClient(
