@@ -15,9 +15,11 @@ from typing import Any
 import nbformat
 import numpy as np
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from psycopg.types.json import Jsonb
 from traitlets import default
 
 from jupyter_tutor_hub.course.embedder import Embedder, SentenceTransformerEmbedder
+from jupyter_tutor_hub.course.ingest import INSERT_CHUNK
 
 
 @functools.cache
@@ -105,18 +107,23 @@ def insert_chunk(
     dimension: int,
     **columns: Any,
 ) -> int:
-    """Store one chunk and its vector by hand, as ingest does (the vector in
-    ``chunk_vectors``, migration 0130); ``columns``: other columns of ``chunks``.
-    Returns the chunk's id."""
-    values = {"document_id": document, "course_id": course, "text": text, **columns}
-    names = ", ".join(values)
-    placeholders = ", ".join(f"%({name})s" for name in values)
-    row = conn.execute(
-        f"WITH chunk AS (INSERT INTO chunks ({names}) VALUES ({placeholders})"
-        " RETURNING id, course_id, visibility)"
-        " INSERT INTO chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
-        " SELECT id, course_id, visibility, %(dimension)s, %(vector)s::vector FROM chunk"
-        " RETURNING chunk_id",
-        {**values, "dimension": dimension, "vector": vector},
-    ).fetchone()
-    return int(row[0])
+    """Store one chunk and its vector by hand with ingest's own statement; ``columns``:
+    other columns of ``chunks`` (the rest get the values the table defaults to).  Returns
+    its id."""
+    row = {
+        "ordinal": 0,
+        "cell_index": None,
+        "cell_end": None,
+        "heading": "",
+        "kind": "markdown",
+        "content_hash": "h",
+        "visibility": "student",
+        "metadata": Jsonb({}),
+        **columns,
+        "document_id": document,
+        "course": course,
+        "text": text,
+        "embedding": vector,
+        "embedding_dim": dimension,
+    }
+    return int(conn.execute(INSERT_CHUNK, row).fetchone()[0])

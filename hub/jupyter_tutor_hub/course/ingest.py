@@ -314,7 +314,7 @@ def _store_document(
                 [{**_columns(chunk), "id": chunk_id, "course": course} for chunk_id, chunk in kept],
             )
             cur.executemany(
-                _INSERT_CHUNK,
+                INSERT_CHUNK,
                 [
                     {
                         **_columns(chunk),
@@ -331,14 +331,16 @@ def _store_document(
     summary.chunks_removed += len(removed)
 
 
-#: A chunk and its vector (a narrow table of their own, migration 0130), in one statement.
-_INSERT_CHUNK = (
+#: A chunk and its vector (a narrow table of their own, migration 0130), in one statement
+#: that returns the chunk's id (tests that fill a course by hand write rows with it too).
+INSERT_CHUNK = (
     "WITH chunk AS (INSERT INTO chunks (document_id, course_id, ordinal, cell_index, cell_end,"
     " heading, kind, text, content_hash, visibility, metadata) VALUES (%(document_id)s,"
     " %(course)s, %(ordinal)s, %(cell_index)s, %(cell_end)s, %(heading)s, %(kind)s, %(text)s,"
     " %(content_hash)s, %(visibility)s, %(metadata)s) RETURNING id, course_id, visibility)"
     " INSERT INTO chunk_vectors (chunk_id, course_id, visibility, embedding_dim, embedding)"
-    " SELECT id, course_id, visibility, %(embedding_dim)s, %(embedding)s FROM chunk"
+    " SELECT id, course_id, visibility, %(embedding_dim)s, %(embedding)s::vector FROM chunk"
+    " RETURNING chunk_id"
 )
 
 
